@@ -1,0 +1,2 @@
+#![no_std]
+//! TinyAlloc alloc crate (placeholder, filled by its issue).

@@ -1,0 +1,2 @@
+#![no_std]
+//! TinyAlloc array crate (placeholder, filled by its issue).

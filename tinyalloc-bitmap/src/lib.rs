@@ -1,0 +1,2 @@
+#![no_std]
+//! TinyAlloc bitmap crate (placeholder, filled by its issue).

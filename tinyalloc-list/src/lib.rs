@@ -1,0 +1,2 @@
+#![no_std]
+//! TinyAlloc list crate (placeholder, filled by its issue).

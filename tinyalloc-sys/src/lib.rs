@@ -1,0 +1,2 @@
+#![no_std]
+//! TinyAlloc sys crate (placeholder, filled by its issue).
