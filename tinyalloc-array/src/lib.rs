@@ -1,2 +1,13 @@
+#![doc = include_str!("../README.md")]
 #![no_std]
-//! TinyAlloc array crate (placeholder, filled by its issue).
+
+mod array;
+mod error;
+mod into_iter;
+
+pub use array::Array;
+pub use error::ArrayError;
+pub use into_iter::IntoIter;
+
+#[cfg(test)]
+mod test_support;
