@@ -215,8 +215,8 @@ impl<T, const N: usize> Array<T, N> {
       self.items.as_mut_ptr().cast::<T>(),
       self.len,
     );
-    // Forget the elements first: if a destructor panics, the rest leak
-    // instead of being dropped twice.
+    // Forget the elements before dropping them: if a destructor panics,
+    // neither the array's own `Drop` nor later use may see them again.
     self.len = 0;
     // SAFETY: `live` covers the slots that were initialized and owned by
     // the array; the length no longer includes them, so each is dropped

@@ -112,8 +112,8 @@ impl<T, const N: usize> Drop for IntoIter<T, N> {
     let live = &mut self.items[self.start..self.end];
     let live =
       ptr::slice_from_raw_parts_mut(live.as_mut_ptr().cast::<T>(), live.len());
-    // Empty the live range first: if a destructor panics, the rest leak
-    // instead of being dropped twice.
+    // Empty the live range before dropping: if a destructor panics, no
+    // later access may see those slots as live again.
     self.start = self.end;
     // SAFETY: `live` covers exactly the initialized slots the iterator
     // still owned; the range is now empty, so each is dropped once.
