@@ -1,2 +1,12 @@
+#![doc = include_str!("../README.md")]
 #![no_std]
-//! TinyAlloc list crate (placeholder, filled by its issue).
+
+mod error;
+mod iter;
+mod link;
+mod list;
+
+pub use error::ListError;
+pub use iter::{DrainIter, Iter, IterMut};
+pub use link::{HasLink, Link};
+pub use list::List;
