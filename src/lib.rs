@@ -1,1 +1,106 @@
-//! TinyAlloc (placeholder).
+#![doc = include_str!("../README.md")]
+
+mod thread;
+
+#[cfg(feature = "ffi")]
+mod ffi;
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::ptr::{self, NonNull};
+
+use tinyalloc_alloc::{Heap, MIN_ALIGN};
+
+pub use tinyalloc_alloc::{AllocError, Stats};
+use thread::{heap, local_heap};
+
+/// The TinyAlloc global allocator:
+/// `#[global_allocator] static GLOBAL: TinyAlloc = TinyAlloc;`
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TinyAlloc;
+
+/// A snapshot of the allocator's counters: live bytes, allocation and free
+/// counts, mapped and committed bytes, segments, arenas, heaps,
+/// cross-thread frees and purges.
+pub fn stats() -> Stats {
+  tinyalloc_alloc::stats()
+}
+
+/// Gives back to the OS all the memory that can go: the calling thread's
+/// empty segments, and every arena's free pages without waiting for the
+/// purge delay.
+pub fn collect() {
+  let heap = local_heap();
+  // SAFETY: the thread-local heap is owned by this thread.
+  unsafe { tinyalloc_alloc::collect(heap) };
+}
+
+/// Allocates `size` bytes aligned to `align` (a power of two).
+fn allocate(size: usize, align: usize) -> Result<NonNull<u8>, AllocError> {
+  let heap = heap()?;
+  // SAFETY: the thread-local heap is owned by this thread.
+  unsafe {
+    if align <= MIN_ALIGN {
+      heap.malloc(size)
+    } else {
+      heap.malloc_aligned(size, align)
+    }
+  }
+}
+
+/// Frees a block from any thread.
+///
+/// # Safety
+/// `pointer` is not used again; one not from us stops the process.
+unsafe fn deallocate(pointer: NonNull<u8>) {
+  let heap = local_heap();
+  // SAFETY: the thread-local heap is owned by this thread; the pointer is
+  // the caller's to give up.
+  unsafe { Heap::free(heap, pointer) };
+}
+
+/// The null pointer an allocation failure returns.
+fn or_null(result: Result<NonNull<u8>, AllocError>) -> *mut u8 {
+  result.map_or(ptr::null_mut(), NonNull::as_ptr)
+}
+
+// SAFETY: every block returned is fresh, at least `layout.size()` bytes and
+// aligned to `layout.align()`; blocks are freed only through `dealloc`.
+unsafe impl GlobalAlloc for TinyAlloc {
+  #[inline]
+  unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+    or_null(allocate(layout.size(), layout.align()))
+  }
+
+  #[inline]
+  unsafe fn dealloc(&self, pointer: *mut u8, _layout: Layout) {
+    if let Some(pointer) = NonNull::new(pointer) {
+      // SAFETY: the caller gives the block up.
+      unsafe { deallocate(pointer) };
+    }
+  }
+
+  unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+    let result = heap().and_then(|heap| {
+      // SAFETY: the thread-local heap is owned by this thread.
+      unsafe { heap.malloc_zeroed(layout.size(), layout.align()) }
+    });
+    or_null(result)
+  }
+
+  unsafe fn realloc(
+    &self,
+    pointer: *mut u8,
+    layout: Layout,
+    new_size: usize,
+  ) -> *mut u8 {
+    let Some(pointer) = NonNull::new(pointer) else {
+      return or_null(allocate(new_size, layout.align()));
+    };
+    let result = heap().and_then(|heap| {
+      // SAFETY: the thread-local heap is owned by this thread; the caller
+      // gives the old block up on success.
+      unsafe { heap.realloc(pointer, new_size, layout.align()) }
+    });
+    or_null(result)
+  }
+}

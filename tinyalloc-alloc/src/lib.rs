@@ -1,2 +1,67 @@
 #![no_std]
-//! TinyAlloc alloc crate (placeholder, filled by its issue).
+#![doc = include_str!("../README.md")]
+
+mod arena;
+mod class;
+mod config;
+mod error;
+mod fault;
+mod heap;
+mod manager;
+mod segment;
+mod stats;
+mod sync;
+
+pub use error::AllocError;
+pub use heap::Heap;
+pub use stats::Stats;
+
+use manager::{lock_for_fork, purge_all, set_purge_delay, unlock_after_fork};
+use stats::StatsBuilder;
+
+/// Alignment of every block: the C `max_align_t`. Requests aligned to at
+/// most this take the plain paths.
+pub const MIN_ALIGN: usize = config::MIN_ALIGN;
+
+/// A snapshot of the allocator's counters.
+pub fn stats() -> Stats {
+  let mut builder = StatsBuilder::default();
+  heap::report_all(&mut builder);
+  builder.finish()
+}
+
+/// Gives back to the OS whatever can go: the calling thread's empty
+/// segments (if it has a heap) and every arena's free pages, now.
+///
+/// # Safety
+/// `heap`, if given, is owned by the calling thread.
+pub unsafe fn collect(heap: Option<&Heap>) {
+  if let Some(heap) = heap {
+    // SAFETY: forwarded from the caller.
+    unsafe { heap.collect() };
+  }
+  purge_all();
+}
+
+/// Sets how long freed segments wait before their pages are purged.
+pub fn set_purge_delay_ms(millis: u64) {
+  set_purge_delay(millis.saturating_mul(config::NANOS_PER_MILLI));
+}
+
+/// Takes every global lock; call right before `fork`.
+pub fn before_fork() {
+  heap::lock_for_fork();
+  lock_for_fork();
+}
+
+/// Releases the locks [`before_fork`] took, in the parent or the child.
+///
+/// # Safety
+/// [`before_fork`] ran in this thread (in the child: in the parent's
+/// forking thread) and the locks were not released since.
+pub unsafe fn after_fork() {
+  // SAFETY: forwarded from the caller.
+  unsafe { unlock_after_fork() };
+  // SAFETY: forwarded from the caller.
+  unsafe { heap::unlock_after_fork() };
+}

@@ -246,6 +246,22 @@ impl<T: HasLink<T>> List<T> {
     self.iter().any(|element| element == item)
   }
 
+  /// The element after `item`, which lets a walk unlink the element it
+  /// stands on (read the successor first, then remove).
+  ///
+  /// # Safety
+  /// `item` points to a live element of this list.
+  #[inline]
+  pub unsafe fn next_of(&self, item: NonNull<T>) -> Option<NonNull<T>> {
+    debug_assert!(
+      // SAFETY: forwarded from the caller.
+      unsafe { link::owner(item) } == Some(ListId::of(self)),
+      "next_of takes an element of this list"
+    );
+    // SAFETY: forwarded from the caller.
+    unsafe { link::next(item) }
+  }
+
   /// Whether `item` is in any list.
   ///
   /// # Safety

@@ -1,0 +1,81 @@
+//! The calling thread's heap: found through a thread-local pointer, made on
+//! the first allocation, abandoned when the thread exits.
+//!
+//! The thread-local is a `Cell` of a raw pointer with a `const`
+//! initialiser and no destructor, so reaching it never allocates and it
+//! stays readable while the thread is being torn down. Exit is noticed
+//! through a pthread key, whose destructor runs after those of Rust and
+//! C++ thread-locals (which may still free memory).
+
+use core::cell::Cell;
+use core::ptr::NonNull;
+
+use spin::Once;
+use tinyalloc_alloc::{AllocError, Heap, after_fork, before_fork};
+use tinyalloc_sys::{MapError, ThreadExitKey, register_fork_handlers};
+
+thread_local! {
+  static HEAP: Cell<Option<NonNull<Heap>>> = const { Cell::new(None) };
+}
+
+/// The key whose destructor abandons a thread's heap.
+static EXIT_KEY: Once<Result<ThreadExitKey, MapError>> = Once::new();
+/// Registers the fork handlers once.
+static FORK_HANDLERS: Once<Result<(), MapError>> = Once::new();
+
+/// The calling thread's heap, if it has one.
+#[inline]
+pub(crate) fn local_heap() -> Option<&'static Heap> {
+  let heap = HEAP.with(Cell::get)?;
+  // SAFETY: heaps live for the rest of the process.
+  Some(unsafe { heap.as_ref() })
+}
+
+/// The calling thread's heap, made on first use.
+#[inline]
+pub(crate) fn heap() -> Result<&'static Heap, AllocError> {
+  match local_heap() {
+    Some(heap) => Ok(heap),
+    None => heap_slow(),
+  }
+}
+
+#[cold]
+#[inline(never)]
+fn heap_slow() -> Result<&'static Heap, AllocError> {
+  let heap = Heap::acquire()?;
+  // Set before anything below can allocate (a pthread key set can call
+  // calloc): a nested allocation then finds this heap.
+  HEAP.with(|slot| slot.set(Some(heap)));
+  FORK_HANDLERS.call_once(|| {
+    register_fork_handlers(before_fork, after_fork_handler, after_fork_handler)
+  });
+  if let Ok(key) = EXIT_KEY.call_once(|| ThreadExitKey::create(on_thread_exit))
+  {
+    // SAFETY: heaps live for the rest of the process.
+    let registered = unsafe { key.set(Some(heap.cast())) };
+    debug_assert!(registered.is_ok(), "the exit key takes a value");
+  }
+  // SAFETY: heaps live for the rest of the process.
+  Ok(unsafe { heap.as_ref() })
+}
+
+/// Releases the allocator's locks after `fork`, in parent and child.
+fn after_fork_handler() {
+  // SAFETY: pthread runs this after the prepare handler, `before_fork`,
+  // in the forking thread (or its child copy).
+  unsafe { after_fork() };
+}
+
+/// Abandons the exiting thread's heap.
+fn on_thread_exit(value: NonNull<u8>) {
+  let heap = value.cast::<Heap>();
+  HEAP.with(|slot| {
+    if slot.get() == Some(heap) {
+      slot.set(None);
+    }
+  });
+  // SAFETY: the exiting thread owned the heap and, with the thread-local
+  // cleared, never touches it again.
+  unsafe { Heap::abandon(heap) };
+}

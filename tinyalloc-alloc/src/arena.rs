@@ -1,0 +1,275 @@
+//! Arenas: aligned 64 MiB reservations carved into segments.
+//!
+//! The header lives in the arena's first segment, which is never handed
+//! out. Under the arena's lock, `used` has a bit per segment in use and
+//! `dirty` a bit per free segment that may still hold pages (written since
+//! the last purge). A segment is never both. Pages become resident only
+//! when touched (the reservation is `MAP_NORESERVE`), so a run that was
+//! never written or has been purged reads as zero.
+
+#[cfg(test)]
+mod tests;
+
+use core::mem::forget;
+use core::num::NonZeroUsize;
+use core::ptr::NonNull;
+
+use spin::{Mutex, MutexGuard};
+use tinyalloc_bitmap::{Bitmap, words_for_bits};
+use tinyalloc_sys::Mapper;
+
+use crate::config::{ARENA_SIZE, SEGMENT_SHIFT, SEGMENTS_PER_ARENA};
+use crate::manager::{is_spare, mapper, purge_delay, secret};
+use crate::stats::{GLOBAL, Counter};
+
+/// Words of each per-arena bitmap.
+const ARENA_WORDS: usize = words_for_bits::<u64>(SEGMENTS_PER_ARENA);
+/// Mixed into an arena's cookie so its header never passes for a segment's.
+const ARENA_TAG: usize = 0xA7E4A;
+/// The arena size as the mapper takes it.
+const ARENA_BYTES: NonZeroUsize = match NonZeroUsize::new(ARENA_SIZE) {
+  Some(size) => size,
+  None => panic!("ARENA_SIZE is not zero"),
+};
+/// Segments reserved for the arena header at the start.
+const HEADER_SEGMENTS: usize = 1;
+
+/// Where in an arena a run of segments may start: the run's index plus
+/// `lead` must be a multiple of `align`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Placement {
+  /// A power of two, in segments.
+  pub(crate) align: usize,
+  /// Segments between the run's start and the aligned point (0 or 1).
+  pub(crate) lead: usize,
+}
+
+impl Placement {
+  /// Any segment-aligned start.
+  pub(crate) const ANY: Placement = Placement { align: 1, lead: 0 };
+
+  /// The first index at or after `index` that satisfies the placement.
+  fn next_at_or_after(self, index: usize) -> usize {
+    (index + self.lead).next_multiple_of(self.align) - self.lead
+  }
+}
+
+/// A run of segments handed out by an arena.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Span {
+  /// First byte of the run.
+  pub(crate) start: NonNull<u8>,
+  /// Whether every byte of the run reads as zero.
+  pub(crate) zeroed: bool,
+}
+
+/// Bookkeeping guarded by the arena lock.
+struct State {
+  /// One bit per segment in use (the header segment included).
+  used: [u64; ARENA_WORDS],
+  /// One bit per free segment that may hold resident pages.
+  dirty: [u64; ARENA_WORDS],
+  /// When the oldest dirty segment became dirty (ns), or 0 for none.
+  dirty_since: u64,
+  /// Segments in use, the header's included.
+  in_use: usize,
+}
+
+/// The header of an arena.
+#[repr(C)]
+pub(crate) struct Arena {
+  /// `address ^ secret ^ ARENA_TAG`: never equal to a segment cookie.
+  cookie: usize,
+  state: Mutex<State>,
+}
+
+/// A view of a bitmap word array, which always has the arena's length.
+fn bits<'words>(words: &'words mut [u64; ARENA_WORDS]) -> Bitmap<'words, u64> {
+  match Bitmap::new(words, SEGMENTS_PER_ARENA) {
+    Ok(bitmap) => bitmap,
+    Err(_) => unreachable!("ARENA_WORDS holds SEGMENTS_PER_ARENA bits"),
+  }
+}
+
+impl State {
+  /// Claims a run of `count` free segments, if one fits the placement.
+  fn claim(&mut self, count: usize, placement: Placement) -> Option<(usize, bool)> {
+    let mut from = placement.next_at_or_after(HEADER_SEGMENTS);
+    let index = loop {
+      let found = bits(&mut self.used).find_clear_run(count, from)?;
+      let placed = placement.next_at_or_after(found);
+      if placed == found {
+        break found;
+      }
+      from = placed;
+    };
+    let zeroed = bits(&mut self.dirty)
+      .is_range_clear(index, count)
+      .unwrap_or(false);
+    self.mark_used(index, count);
+    Some((index, zeroed))
+  }
+
+  /// Marks `count` segments from `index` as in use.
+  fn mark_used(&mut self, index: usize, count: usize) {
+    let marked = bits(&mut self.used).set_range(index, count);
+    let cleaned = bits(&mut self.dirty).clear_range(index, count);
+    debug_assert!(marked.is_ok() && cleaned.is_ok(), "run inside the arena");
+    self.in_use += count;
+  }
+
+  /// Gives back `count` segments from `index`, now dirty.
+  fn release(&mut self, index: usize, count: usize, now: u64) {
+    let cleared = bits(&mut self.used).clear_range(index, count);
+    let dirtied = bits(&mut self.dirty).set_range(index, count);
+    debug_assert!(cleared.is_ok() && dirtied.is_ok(), "run inside the arena");
+    self.in_use -= count;
+    if self.dirty_since == 0 {
+      self.dirty_since = now.max(1);
+    }
+  }
+
+  /// Whether `count` segments from `index` are all free.
+  fn is_free(&mut self, index: usize, count: usize) -> bool {
+    index + count <= SEGMENTS_PER_ARENA
+      && bits(&mut self.used).is_range_clear(index, count).unwrap_or(false)
+  }
+}
+
+impl Arena {
+  /// Reserves and initialises a new arena.
+  pub(crate) fn create<'arena>() -> Option<&'arena Arena> {
+    let region = mapper().map_aligned(ARENA_BYTES, ARENA_BYTES).ok()?;
+    let start = region.cast::<Arena>();
+    let mut used = [0u64; ARENA_WORDS];
+    let reserved = bits(&mut used).set_range(0, HEADER_SEGMENTS);
+    debug_assert!(reserved.is_ok(), "the header segments fit");
+    let header = Arena {
+      cookie: start.addr().get() ^ secret() ^ ARENA_TAG,
+      state: Mutex::new(State {
+        used,
+        dirty: [0; ARENA_WORDS],
+        dirty_since: 0,
+        in_use: HEADER_SEGMENTS,
+      }),
+    };
+    // SAFETY: the fresh mapping is ours, aligned and large enough.
+    unsafe { start.write(header) };
+    GLOBAL.add(Counter::Mapped, ARENA_SIZE);
+    GLOBAL.add(Counter::Committed, HEADER_SEGMENTS << SEGMENT_SHIFT);
+    GLOBAL.add(Counter::Arenas, 1);
+    // SAFETY: just initialised; arenas are never unmapped.
+    Some(unsafe { start.as_ref() })
+  }
+
+  /// First byte of the arena.
+  pub(crate) fn start(&self) -> NonNull<u8> {
+    NonNull::from(self).cast()
+  }
+
+  /// Index of the segment at `pointer`, which lies in this arena.
+  fn index_of(&self, pointer: NonNull<u8>) -> usize {
+    (pointer.addr().get() - self.start().addr().get()) >> SEGMENT_SHIFT
+  }
+
+  /// Pointer to segment `index`.
+  fn segment(&self, index: usize) -> NonNull<u8> {
+    // SAFETY: `index < SEGMENTS_PER_ARENA`, inside the reservation.
+    unsafe { self.start().byte_add(index << SEGMENT_SHIFT) }
+  }
+
+  /// Locks the arena's bookkeeping.
+  fn lock(&self) -> MutexGuard<'_, State> {
+    self.state.lock()
+  }
+
+  /// Takes the lock without releasing it (before `fork`).
+  pub(crate) fn lock_for_fork(&self) {
+    forget(self.state.lock());
+  }
+
+  /// Releases the lock taken by [`Arena::lock_for_fork`].
+  ///
+  /// # Safety
+  /// The lock is held by `lock_for_fork` of this thread (or of the thread
+  /// that forked this process).
+  pub(crate) unsafe fn unlock_after_fork(&self) {
+    // SAFETY: forwarded from the caller: the guard was forgotten.
+    unsafe { self.state.force_unlock() };
+  }
+
+  /// Claims `count` segments placed as asked, if they fit.
+  pub(crate) fn claim(&self, count: usize, placement: Placement, now: u64) -> Option<Span> {
+    let mut state = self.lock();
+    let (index, zeroed) = state.claim(count, placement)?;
+    GLOBAL.add(Counter::Committed, count << SEGMENT_SHIFT);
+    self.purge_if_due(&mut state, now, false);
+    Some(Span { start: self.segment(index), zeroed })
+  }
+
+  /// Gives back the `count` segments starting at `start`.
+  pub(crate) fn release(&self, start: NonNull<u8>, count: usize, now: u64) {
+    let mut state = self.lock();
+    state.release(self.index_of(start), count, now);
+    let empty = state.in_use == HEADER_SEGMENTS;
+    let spare = empty && is_spare(self);
+    self.purge_if_due(&mut state, now, spare);
+  }
+
+  /// Grows the span at `start` from `old` to `new` segments in place.
+  pub(crate) fn try_grow(&self, start: NonNull<u8>, old: usize, new: usize) -> bool {
+    let mut state = self.lock();
+    let index = self.index_of(start);
+    if !state.is_free(index + old, new - old) {
+      return false;
+    }
+    state.mark_used(index + old, new - old);
+    GLOBAL.add(Counter::Committed, (new - old) << SEGMENT_SHIFT);
+    true
+  }
+
+  /// Purges dirty segments if the oldest has waited `delay` or `force`.
+  fn purge_if_due(&self, state: &mut State, now: u64, force: bool) {
+    let due = state.dirty_since != 0
+      && (force || now.saturating_sub(state.dirty_since) >= purge_delay());
+    if due {
+      self.purge(state);
+    }
+  }
+
+  /// Purges now, if anything is dirty.
+  pub(crate) fn purge_now(&self) {
+    let mut state = self.lock();
+    if state.dirty_since != 0 {
+      self.purge(&mut state);
+    }
+  }
+
+  /// Decommits every dirty run.
+  fn purge(&self, state: &mut State) {
+    let mut from = 0;
+    while let Some(first) = bits(&mut state.dirty).find_first_set_from(from) {
+      let end = bits(&mut state.dirty)
+        .find_first_clear_from(first)
+        .unwrap_or(SEGMENTS_PER_ARENA);
+      let run = NonNull::slice_from_raw_parts(self.segment(first), (end - first) << SEGMENT_SHIFT);
+      // SAFETY: the run is free (not handed out) and inside our mapping.
+      let decommitted = unsafe { mapper().decommit(run) };
+      if decommitted.is_ok() {
+        let cleared = bits(&mut state.dirty).clear_range(first, end - first);
+        debug_assert!(cleared.is_ok(), "run inside the arena");
+        GLOBAL.sub(Counter::Committed, (end - first) << SEGMENT_SHIFT);
+        GLOBAL.add(Counter::Purges, 1);
+      }
+      from = end;
+    }
+    state.dirty_since = 0;
+  }
+
+  /// Segments in use, the header's included (for tests and stats).
+  #[cfg(test)]
+  pub(crate) fn in_use(&self) -> usize {
+    self.lock().in_use
+  }
+}
+

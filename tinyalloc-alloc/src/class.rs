@@ -1,0 +1,178 @@
+//! Size classes: a compile-time table and a branch-free lookup.
+//!
+//! Invariants: class sizes strictly increase, are multiples of
+//! [`MIN_ALIGN`], and the largest is [`SMALL_MAX`]. Up to eight times
+//! `MIN_ALIGN` the classes step by `MIN_ALIGN`; above, each doubling holds
+//! [`CLASS_STEPS`] evenly spaced classes, so a request never gets more than
+//! one eighth more than it asked for beyond `MIN_ALIGN` rounding. A class's
+//! block area starts at an offset aligned to the block size's natural
+//! alignment, so aligned requests are served by the class whose size is a
+//! multiple of the alignment.
+
+#[cfg(test)]
+mod tests;
+
+use core::mem::size_of;
+
+use crate::config::{
+  CLASS_STEPS, CLASS_STEPS_SHIFT, MIN_ALIGN, MIN_ALIGN_SHIFT, SEGMENT_SIZE,
+  SMALL_MAX,
+};
+use crate::segment::Segment;
+
+/// Largest size of the linear part of the table.
+const LINEAR_MAX: usize = MIN_ALIGN * CLASS_STEPS;
+/// Doublings from [`LINEAR_MAX`] to [`SMALL_MAX`].
+const DOUBLINGS: usize =
+  (SMALL_MAX.trailing_zeros() - LINEAR_MAX.trailing_zeros()) as usize;
+/// Number of small size classes.
+pub(crate) const CLASS_COUNT: usize = CLASS_STEPS + DOUBLINGS * CLASS_STEPS;
+/// Bits in a bitmap word of a segment.
+pub(crate) const WORD_BITS: usize = u64::BITS as usize;
+/// Bit width of the reciprocal used to divide by a block size.
+const RECIP_SHIFT: u32 = u32::BITS;
+/// Entries of the size-to-class table: one per `MIN_ALIGN` step.
+const LOOKUP_LEN: usize = (SMALL_MAX >> MIN_ALIGN_SHIFT) + 1;
+
+/// One small size class and the layout of its segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Class {
+  /// Block size in bytes.
+  size: u32,
+  /// Alignment every block of this class has.
+  align: u32,
+  /// Blocks in one segment.
+  blocks: u32,
+  /// Offset of the first block from the segment start.
+  area_offset: u32,
+  /// `ceil(2^32 / size)`: block index by multiplication, exact for every
+  /// offset inside a segment because `SEGMENT_SIZE * size < 2^32`.
+  recip: u32,
+}
+
+impl Class {
+  /// Block size in bytes.
+  #[inline]
+  pub(crate) const fn size(&self) -> usize {
+    self.size as usize
+  }
+
+  /// Alignment every block of this class has.
+  #[inline]
+  pub(crate) const fn align(&self) -> usize {
+    self.align as usize
+  }
+
+  /// Blocks in one segment of this class.
+  #[inline]
+  pub(crate) const fn blocks(&self) -> usize {
+    self.blocks as usize
+  }
+
+  /// Offset of the first block from the segment start.
+  #[inline]
+  pub(crate) const fn area_offset(&self) -> usize {
+    self.area_offset as usize
+  }
+
+  /// Index of the block at `offset` bytes into the block area.
+  #[inline]
+  pub(crate) const fn index_of(&self, offset: usize) -> usize {
+    ((offset as u64 * self.recip as u64) >> RECIP_SHIFT) as usize
+  }
+}
+
+/// Size of class `index` (before the table exists).
+const fn size_of_class(index: usize) -> usize {
+  if index < CLASS_STEPS {
+    return (index + 1) * MIN_ALIGN;
+  }
+  let step = index - CLASS_STEPS;
+  let base = LINEAR_MAX << (step / CLASS_STEPS);
+  base + (base >> CLASS_STEPS_SHIFT) * (step % CLASS_STEPS + 1)
+}
+
+/// Bitmap words a segment of blocks of `size` needs, over-estimated by
+/// ignoring the header so the estimate does not depend on itself.
+pub(crate) const fn bitmap_words(size: usize) -> usize {
+  (SEGMENT_SIZE / size).div_ceil(WORD_BITS)
+}
+
+/// Largest power of two dividing `size`.
+const fn natural_align(size: usize) -> usize {
+  1 << size.trailing_zeros()
+}
+
+const fn make_class(index: usize) -> Class {
+  let size = size_of_class(index);
+  let align = natural_align(size);
+  let header = size_of::<Segment>() + bitmap_words(size) * size_of::<u64>();
+  let area_offset = header.next_multiple_of(align);
+  let blocks = (SEGMENT_SIZE - area_offset) / size;
+  let recip = (1u64 << RECIP_SHIFT).div_ceil(size as u64);
+  Class {
+    size: size as u32,
+    align: align as u32,
+    blocks: blocks as u32,
+    area_offset: area_offset as u32,
+    recip: recip as u32,
+  }
+}
+
+const fn make_classes() -> [Class; CLASS_COUNT] {
+  let mut table = [make_class(0); CLASS_COUNT];
+  let mut index = 1;
+  while index < CLASS_COUNT {
+    table[index] = make_class(index);
+    index += 1;
+  }
+  table
+}
+
+const fn make_lookup() -> [u8; LOOKUP_LEN] {
+  let mut table = [0u8; LOOKUP_LEN];
+  let mut slot = 0;
+  let mut class = 0;
+  while slot < LOOKUP_LEN {
+    while size_of_class(class) < slot << MIN_ALIGN_SHIFT {
+      class += 1;
+    }
+    table[slot] = class as u8;
+    slot += 1;
+  }
+  table
+}
+
+/// Every small class, smallest first.
+pub(crate) static CLASSES: [Class; CLASS_COUNT] = make_classes();
+/// Class index for each `MIN_ALIGN` step of the request size.
+static LOOKUP: [u8; LOOKUP_LEN] = make_lookup();
+
+const _: () = assert!(size_of_class(CLASS_COUNT - 1) == SMALL_MAX);
+const _: () = assert!(CLASS_COUNT <= u8::MAX as usize);
+const _: () = assert!(
+  (SEGMENT_SIZE as u64) * (SMALL_MAX as u64) < 1u64 << RECIP_SHIFT,
+  "the reciprocal division must be exact for every offset in a segment"
+);
+
+/// The class of a small request. `size` must be at most [`SMALL_MAX`].
+#[inline]
+pub(crate) fn class_of(size: usize) -> usize {
+  debug_assert!(size <= SMALL_MAX, "class_of takes small sizes only");
+  LOOKUP[(size + MIN_ALIGN - 1) >> MIN_ALIGN_SHIFT] as usize
+}
+
+/// The class for `size` bytes aligned to `align`, if a small class serves it.
+pub(crate) fn class_of_aligned(size: usize, align: usize) -> Option<usize> {
+  let wanted = size.checked_next_multiple_of(align)?;
+  if wanted > SMALL_MAX {
+    return None;
+  }
+  (class_of(wanted)..CLASS_COUNT).find(|&index| CLASSES[index].align() >= align)
+}
+
+/// The class with index `index`.
+#[inline]
+pub(crate) fn class(index: usize) -> &'static Class {
+  &CLASSES[index]
+}

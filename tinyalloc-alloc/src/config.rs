@@ -1,0 +1,86 @@
+//! The engine's design knobs and the facts derived from them.
+//!
+//! Only the shifts are chosen; every other size follows from them and is
+//! checked at compile time, so a change to a knob cannot leave the layout
+//! inconsistent.
+
+use core::mem::align_of;
+use libc::max_align_t;
+
+/// log2 of the segment size. 128 KiB holds at least
+/// [`MIN_BLOCKS_PER_SEGMENT`] blocks of the largest small class, and is small
+/// enough that a thread touching one block of a class pins little memory.
+pub(crate) const SEGMENT_SHIFT: u32 = 17;
+/// Bytes in a segment: the unit of arena occupancy and of header lookup.
+pub(crate) const SEGMENT_SIZE: usize = 1 << SEGMENT_SHIFT;
+/// Low bits of an address inside its segment.
+pub(crate) const SEGMENT_MASK: usize = SEGMENT_SIZE - 1;
+
+/// log2 of the arena size: 64 MiB, the original design's arena.
+pub(crate) const ARENA_SHIFT: u32 = 26;
+/// Bytes in an arena, which is also the granule of the ownership map.
+pub(crate) const ARENA_SIZE: usize = 1 << ARENA_SHIFT;
+/// Low bits of an address inside its arena.
+pub(crate) const ARENA_MASK: usize = ARENA_SIZE - 1;
+/// Segments an arena is carved into; the first holds the arena header.
+pub(crate) const SEGMENTS_PER_ARENA: usize = ARENA_SIZE / SEGMENT_SIZE;
+
+/// Alignment of every `malloc` result: the C `max_align_t`.
+pub(crate) const MIN_ALIGN: usize = align_of::<max_align_t>();
+/// log2 of [`MIN_ALIGN`], for the class lookup index.
+pub(crate) const MIN_ALIGN_SHIFT: u32 = MIN_ALIGN.trailing_zeros();
+
+/// A small segment must hold at least this many blocks, which bounds its
+/// tail waste to one block in sixteen.
+pub(crate) const MIN_BLOCKS_PER_SEGMENT: usize = 16;
+/// The largest small block; larger requests get a span of their own.
+pub(crate) const SMALL_MAX: usize = SEGMENT_SIZE / MIN_BLOCKS_PER_SEGMENT;
+
+/// log2 of the number of classes per doubling of the size. Eight steps keep
+/// the worst internal waste of a class at one eighth (12.5%).
+pub(crate) const CLASS_STEPS_SHIFT: u32 = 3;
+/// Classes per doubling of the size.
+pub(crate) const CLASS_STEPS: usize = 1 << CLASS_STEPS_SHIFT;
+
+/// Virtual address bits of user space on the 64-bit targets we support
+/// (x86-64 with 4-level paging, AArch64 with 48-bit VA). Pointers above are
+/// never ours.
+pub(crate) const ADDRESS_BITS: u32 = 48;
+/// Entries in the ownership map: one per arena-sized granule.
+pub(crate) const GRANULES: usize = 1 << (ADDRESS_BITS - ARENA_SHIFT);
+
+/// A large span may take at most this many segments of an arena; beyond it a
+/// block gets its own mapping, so one block never fills an arena.
+pub(crate) const LARGE_MAX_SEGMENTS: usize = SEGMENTS_PER_ARENA / 2;
+
+/// log2 of the address space all arenas together may cover: 1 TiB of small
+/// and large blocks, far beyond the machines we run on, while the arena
+/// table stays a 128 KiB static.
+pub(crate) const ARENA_SPACE_SHIFT: u32 = 40;
+/// Largest alignment served inside an arena. An arena has eight aligned
+/// starts for it, so one is usually free; beyond it a mapping of its own
+/// wastes less than a scan.
+pub(crate) const LARGE_ALIGN_MAX: usize = ARENA_SIZE / 8;
+/// Arenas the manager can hold.
+pub(crate) const MAX_ARENAS: usize = 1 << (ARENA_SPACE_SHIFT - ARENA_SHIFT);
+
+/// Empty arenas kept committed as a reserve before their pages are purged
+/// at once; a program that frees everything and allocates again keeps its
+/// first arena warm.
+pub(crate) const ARENA_RESERVE: usize = 1;
+
+/// Default delay, in milliseconds, between a segment becoming free and its
+/// pages going back to the OS (`TINYALLOC_PURGE_DELAY_MS` overrides it).
+/// mimalloc's default is 10 ms; a short delay keeps a free/alloc burst from
+/// paying a page fault per segment.
+pub(crate) const DEFAULT_PURGE_DELAY_MS: u64 = 10;
+
+/// Nanoseconds per millisecond, for the purge clock.
+pub(crate) const NANOS_PER_MILLI: u64 = 1_000_000;
+
+const _: () = assert!(SEGMENT_SHIFT < ARENA_SHIFT);
+const _: () = assert!(MIN_ALIGN.is_power_of_two());
+const _: () = assert!(SMALL_MAX.is_power_of_two());
+const _: () = assert!(SMALL_MAX >= MIN_ALIGN << CLASS_STEPS_SHIFT);
+const _: () = assert!(LARGE_MAX_SEGMENTS < SEGMENTS_PER_ARENA);
+const _: () = assert!(MAX_ARENAS > 0);

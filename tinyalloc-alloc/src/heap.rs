@@ -1,0 +1,881 @@
+//! Heaps: one per thread, owning small segments, queued per class.
+//!
+//! Invariants, for each class of a heap:
+//! - every small segment the heap owns is on exactly one of the class's
+//!   `partial` or `full` lists, and its `in_full` flag says which;
+//! - the head of `partial` is the segment allocation pops from;
+//! - a segment on `full` had no free block when it was moved there; a
+//!   remote free into it sets the heap's `full_notice`, and the next slow
+//!   path moves such segments back.
+//!
+//! Only the owning thread touches the queues and the segments' owner
+//! fields, without atomics. A thread that exits *abandons* its heap: the
+//! heap goes to a pool from which the next new thread adopts it whole. While
+//! abandoned, a thread freeing into the heap takes the heap's `lock` and acts
+//! as its owner for that one free, so memory of dead threads is given back
+//! without waiting for an adopter.
+
+#[cfg(test)]
+mod tests;
+
+use core::cell::UnsafeCell;
+use core::iter::from_fn;
+use core::mem::{forget, size_of};
+use core::num::NonZeroUsize;
+use core::ptr::{self, NonNull};
+
+use spin::Mutex;
+use tinyalloc_list::{HasLink, Link, List};
+use tinyalloc_sys::Mapper;
+
+use crate::arena::Placement;
+use crate::class::{CLASS_COUNT, class, class_of, class_of_aligned};
+use crate::config::{
+  ARENA_SIZE, LARGE_ALIGN_MAX, LARGE_MAX_SEGMENTS, MIN_ALIGN, SEGMENT_SIZE,
+  SMALL_MAX,
+};
+use crate::error::AllocError;
+use crate::fault::Fault;
+use crate::manager::{
+  block_offset, claim_span, grow_span, init, map_huge, mapper, page_size,
+  release_span, unmap_huge,
+};
+use crate::segment::{Kind, Segment, segment_of};
+use crate::stats::{Counter, GLOBAL, StatsBuilder};
+use crate::sync::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+
+/// The segments of one class in a heap.
+struct Queue {
+  /// Segments with free blocks (or not yet known to be full).
+  partial: List<Segment>,
+  /// Segments that had no free block when last looked at.
+  full: List<Segment>,
+}
+
+impl Queue {
+  const fn new() -> Self {
+    Self { partial: List::new(), full: List::new() }
+  }
+}
+
+/// Per-class counters of a heap, written only by its owner.
+struct ClassCounters {
+  allocations: [AtomicU64; CLASS_COUNT],
+  frees: [AtomicU64; CLASS_COUNT],
+}
+
+/// Adds one to a counter only its owner writes (no atomic read-modify-write).
+#[inline]
+fn bump(counter: &AtomicU64) {
+  counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+}
+
+/// A thread's heap.
+pub struct Heap {
+  queues: [UnsafeCell<Queue>; CLASS_COUNT],
+  counters: ClassCounters,
+  /// Frees of small blocks owned by other heaps.
+  cross_frees: AtomicU64,
+  /// A remote free landed in a segment on a full list.
+  full_notice: AtomicBool,
+  /// The owning thread has exited; the heap waits in the pool.
+  abandoned: AtomicBool,
+  /// Held by whoever acts as owner of an abandoned heap.
+  lock: AtomicBool,
+  /// Link in the pool of abandoned heaps.
+  link: UnsafeCell<Link<Heap>>,
+  /// Next heap in the registry of every heap ever created.
+  next: AtomicPtr<Heap>,
+}
+
+// SAFETY: a heap moves between threads only through the pool, under its
+// lock, after its owner has stopped touching it; the fields other threads
+// touch meanwhile are atomics.
+unsafe impl Send for Heap {}
+// SAFETY: shared access from other threads reads and writes only atomics;
+// the owner-only fields are reached through `unsafe fn`s whose contract
+// is that the caller owns the heap.
+unsafe impl Sync for Heap {}
+
+// SAFETY: `link` is a field of `Heap`, at the same place every time.
+unsafe impl HasLink<Heap> for Heap {
+  fn link(item: NonNull<Heap>) -> NonNull<Link<Heap>> {
+    // SAFETY: projecting to a field of a heap stays in its allocation.
+    let cell = unsafe { &raw const (*item.as_ptr()).link };
+    // SAFETY: a field pointer derived from a non-null pointer is non-null.
+    unsafe { NonNull::new_unchecked(UnsafeCell::raw_get(cell)) }
+  }
+}
+
+/// Heaps whose threads have exited, waiting for adoption.
+static POOL: Mutex<List<Heap>> = Mutex::new(List::new());
+/// Head of the registry of every heap, linked through `Heap::next`.
+static HEAPS: AtomicPtr<Heap> = AtomicPtr::new(ptr::null_mut());
+
+/// Dereferences a segment pointer from a queue.
+///
+/// # Safety
+/// `segment` is on one of the queues of a heap the caller owns.
+#[inline]
+unsafe fn seg<'seg>(segment: NonNull<Segment>) -> &'seg Segment {
+  // SAFETY: forwarded from the caller: queued segments are live.
+  unsafe { segment.as_ref() }
+}
+
+impl Heap {
+  const fn new() -> Self {
+    Self {
+      queues: [const { UnsafeCell::new(Queue::new()) }; CLASS_COUNT],
+      counters: ClassCounters {
+        allocations: [const { AtomicU64::new(0) }; CLASS_COUNT],
+        frees: [const { AtomicU64::new(0) }; CLASS_COUNT],
+      },
+      cross_frees: AtomicU64::new(0),
+      full_notice: AtomicBool::new(false),
+      abandoned: AtomicBool::new(false),
+      lock: AtomicBool::new(false),
+      link: UnsafeCell::new(Link::new()),
+      next: AtomicPtr::new(ptr::null_mut()),
+    }
+  }
+
+  /// A heap for the calling thread: an abandoned one if any, else a new one.
+  pub fn acquire() -> Result<NonNull<Heap>, AllocError> {
+    init();
+    while let Some(heap) = POOL.lock().pop_front() {
+      // SAFETY: heaps in the pool are live for the rest of the process.
+      if unsafe { heap.as_ref() }.adopt() {
+        return Ok(heap);
+      }
+    }
+    Self::create()
+  }
+
+  /// Takes over an abandoned heap; false if someone holds its lock (only
+  /// after a `fork` that caught a free in the middle: then leave it).
+  fn adopt(&self) -> bool {
+    if !self.try_lock() {
+      return false;
+    }
+    self.abandoned.store(false, Ordering::Relaxed);
+    self.unlock();
+    true
+  }
+
+  #[cold]
+  fn create() -> Result<NonNull<Heap>, AllocError> {
+    let size = NonZeroUsize::new(size_of::<Heap>()).ok_or(AllocError::OutOfMemory)?;
+    let region = mapper().map(size).map_err(|_| AllocError::OutOfMemory)?;
+    let heap = region.cast::<Heap>();
+    // SAFETY: a fresh mapping, page-aligned and large enough.
+    unsafe { heap.write(Heap::new()) };
+    register(heap);
+    GLOBAL.add(Counter::Heaps, 1);
+    Ok(heap)
+  }
+
+  /// Gives the heap up when its thread exits.
+  ///
+  /// # Safety
+  /// The caller owns `heap` and never touches it again.
+  pub unsafe fn abandon(heap: NonNull<Heap>) {
+    // SAFETY: heaps live for the rest of the process.
+    let this = unsafe { heap.as_ref() };
+    // SAFETY: forwarded from the caller: we own the heap.
+    unsafe { this.collect() };
+    this.abandoned.store(true, Ordering::Release);
+    // SAFETY: the heap is not linked anywhere else and outlives the pool.
+    let pushed = unsafe { POOL.lock().push(heap) };
+    debug_assert!(pushed.is_ok(), "an owned heap is in no pool");
+  }
+
+  fn try_lock(&self) -> bool {
+    self
+      .lock
+      .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+      .is_ok()
+  }
+
+  fn unlock(&self) {
+    self.lock.store(false, Ordering::Release);
+  }
+
+  /// The queue of class `index`.
+  ///
+  /// # Safety
+  /// The caller owns the heap and holds no other reference to this queue.
+  #[inline]
+  #[allow(clippy::mut_from_ref)]
+  unsafe fn queue(&self, index: usize) -> &mut Queue {
+    // SAFETY: forwarded from the caller.
+    unsafe { &mut *self.queues[index].get() }
+  }
+
+  /// The segment allocation of class `index` pops from.
+  ///
+  /// # Safety
+  /// The caller owns the heap.
+  #[inline]
+  unsafe fn current(&self, index: usize) -> Option<NonNull<Segment>> {
+    // SAFETY: forwarded from the caller; a shared read of the list head.
+    unsafe { &*self.queues[index].get() }.partial.head()
+  }
+
+  /// Allocates `size` bytes aligned to [`MIN_ALIGN`].
+  ///
+  /// # Safety
+  /// The caller owns the heap.
+  #[inline]
+  pub unsafe fn malloc(&self, size: usize) -> Result<NonNull<u8>, AllocError> {
+    if size <= SMALL_MAX {
+      // SAFETY: forwarded from the caller.
+      return unsafe { self.malloc_class(class_of(size)) };
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { self.malloc_large(size, MIN_ALIGN) }.map(|(block, _)| block)
+  }
+
+  /// Allocates a block of class `index`.
+  ///
+  /// # Safety
+  /// The caller owns the heap.
+  #[inline]
+  unsafe fn malloc_class(&self, index: usize) -> Result<NonNull<u8>, AllocError> {
+    // SAFETY: forwarded from the caller.
+    if let Some(segment) = unsafe { self.current(index) } {
+      // SAFETY: the current segment is queued in our heap.
+      if let Some(block) = unsafe { seg(segment) }.pop() {
+        bump(&self.counters.allocations[index]);
+        return Ok(block);
+      }
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { self.malloc_class_slow(index) }
+  }
+
+  /// Allocates `size` bytes aligned to `align` (a power of two).
+  ///
+  /// # Safety
+  /// The caller owns the heap.
+  pub unsafe fn malloc_aligned(
+    &self,
+    size: usize,
+    align: usize,
+  ) -> Result<NonNull<u8>, AllocError> {
+    // SAFETY: forwarded from the caller.
+    unsafe { self.malloc_aligned_zeroed(size, align) }.map(|(block, _)| block)
+  }
+
+  /// Allocates `size` zeroed bytes aligned to `align` (a power of two),
+  /// without clearing memory that is known to be zero.
+  ///
+  /// # Safety
+  /// The caller owns the heap.
+  pub unsafe fn malloc_zeroed(
+    &self,
+    size: usize,
+    align: usize,
+  ) -> Result<NonNull<u8>, AllocError> {
+    // SAFETY: forwarded from the caller.
+    let (block, zeroed) = unsafe { self.malloc_aligned_zeroed(size, align) }?;
+    if !zeroed {
+      // SAFETY: the block has at least `size` writable bytes.
+      unsafe { block.write_bytes(0, size) };
+    }
+    Ok(block)
+  }
+
+  /// Allocates and says whether the block is known to be zero.
+  ///
+  /// # Safety
+  /// The caller owns the heap.
+  unsafe fn malloc_aligned_zeroed(
+    &self,
+    size: usize,
+    align: usize,
+  ) -> Result<(NonNull<u8>, bool), AllocError> {
+    let class = if align <= MIN_ALIGN {
+      (size <= SMALL_MAX).then(|| class_of(size))
+    } else {
+      class_of_aligned(size, align)
+    };
+    match class {
+      // SAFETY: forwarded from the caller.
+      Some(index) => unsafe { self.malloc_class(index) }.map(|block| (block, false)),
+      // SAFETY: forwarded from the caller.
+      None => unsafe { self.malloc_large(size.max(SMALL_MAX + 1), align.max(MIN_ALIGN)) },
+    }
+  }
+
+  /// The slow path of small allocation: find or make a segment with room.
+  ///
+  /// # Safety
+  /// The caller owns the heap.
+  #[cold]
+  #[inline(never)]
+  unsafe fn malloc_class_slow(&self, index: usize) -> Result<NonNull<u8>, AllocError> {
+    // SAFETY: forwarded from the caller.
+    if let Some(block) = unsafe { self.pop_from_queue(index) } {
+      bump(&self.counters.allocations[index]);
+      return Ok(block);
+    }
+    // SAFETY: forwarded from the caller.
+    if unsafe { self.revive_full() } {
+      // SAFETY: forwarded from the caller.
+      if let Some(block) = unsafe { self.pop_from_queue(index) } {
+        bump(&self.counters.allocations[index]);
+        return Ok(block);
+      }
+    }
+    // SAFETY: forwarded from the caller.
+    let segment = unsafe { self.add_segment(index) }?;
+    segment.extend(page_size());
+    let block = segment.pop().ok_or(AllocError::OutOfMemory)?;
+    bump(&self.counters.allocations[index]);
+    Ok(block)
+  }
+
+  /// Pops a block from the partial segments of class `index`, moving the
+  /// ones without room to the full list.
+  ///
+  /// # Safety
+  /// The caller owns the heap.
+  unsafe fn pop_from_queue(&self, index: usize) -> Option<NonNull<u8>> {
+    // SAFETY: forwarded from the caller.
+    let queue = unsafe { self.queue(index) };
+    while let Some(head) = queue.partial.head() {
+      // SAFETY: queued in our heap.
+      let segment = unsafe { seg(head) };
+      collect_or_report(segment);
+      if !segment.has_free() {
+        segment.extend(page_size());
+      }
+      if let Some(block) = segment.pop() {
+        return Some(block);
+      }
+      // SAFETY: forwarded from the caller; the segment is queued here.
+      unsafe { self.move_to_full(queue, segment) };
+    }
+    None
+  }
+
+  /// Moves a segment without room from the partial to the full list, unless
+  /// a remote free slipped in meanwhile.
+  ///
+  /// # Safety
+  /// The caller owns the heap; `segment` heads `queue.partial`.
+  unsafe fn move_to_full(&self, queue: &mut Queue, segment: &Segment) {
+    let pointer = NonNull::from(segment);
+    // SAFETY: the segment is on the partial list of this queue.
+    unsafe { queue.partial.remove_unchecked(pointer) };
+    segment.set_full(true);
+    // SAFETY: just unlinked; it stays valid while queued.
+    let pushed = unsafe { queue.full.push(pointer) };
+    debug_assert!(pushed.is_ok(), "an unlinked segment links");
+    // A remote free that missed the flag left its block for us to see.
+    if segment.has_thread_free_seq_cst() {
+      // SAFETY: on the full list of this queue.
+      unsafe { Self::move_to_partial(queue, segment) };
+    }
+  }
+
+  /// Moves a segment from the full list to the end of the partial list.
+  ///
+  /// # Safety
+  /// `segment` is on `queue.full`.
+  unsafe fn move_to_partial(queue: &mut Queue, segment: &Segment) {
+    let pointer = NonNull::from(segment);
+    // SAFETY: forwarded from the caller.
+    unsafe { queue.full.remove_unchecked(pointer) };
+    segment.set_full(false);
+    // SAFETY: just unlinked; it stays valid while queued.
+    let pushed = unsafe { queue.partial.push(pointer) };
+    debug_assert!(pushed.is_ok(), "an unlinked segment links");
+  }
+
+  /// If a remote free landed in a full segment, moves every full segment
+  /// with remote frees back to its partial list. Returns whether any moved.
+  ///
+  /// # Safety
+  /// The caller owns the heap.
+  unsafe fn revive_full(&self) -> bool {
+    if !self.full_notice.swap(false, Ordering::Acquire) {
+      return false;
+    }
+    let mut moved = false;
+    for index in 0..CLASS_COUNT {
+      // SAFETY: forwarded from the caller.
+      let queue = unsafe { self.queue(index) };
+      let mut cursor = queue.full.head();
+      while let Some(pointer) = cursor {
+        // SAFETY: queued in our heap.
+        let segment = unsafe { seg(pointer) };
+        // SAFETY: the segment is on this full list.
+        cursor = unsafe { queue.full.next_of(pointer) };
+        if segment.has_thread_free() {
+          // SAFETY: on this queue's full list.
+          unsafe { Self::move_to_partial(queue, segment) };
+          moved = true;
+        }
+      }
+    }
+    moved
+  }
+
+  /// Claims a fresh segment for class `index` and puts it at the head of
+  /// the partial list.
+  ///
+  /// # Safety
+  /// The caller owns the heap.
+  unsafe fn add_segment<'seg>(&self, index: usize) -> Result<&'seg Segment, AllocError> {
+    let span = claim_span(1, Placement::ANY)?;
+    // SAFETY: the span is a fresh segment nobody else knows of.
+    let segment = unsafe { Segment::init_small(span.start, index, NonNull::from(self)) };
+    GLOBAL.add(Counter::Segments, 1);
+    // SAFETY: forwarded from the caller.
+    let queue = unsafe { self.queue(index) };
+    // SAFETY: the segment lives until it is released, after unlinking.
+    let pushed = unsafe { queue.partial.push_front(NonNull::from(segment)) };
+    debug_assert!(pushed.is_ok(), "a fresh segment links");
+    Ok(segment)
+  }
+
+  /// Frees a block of a small segment this heap owns.
+  ///
+  /// # Safety
+  /// The caller owns the heap, and `segment` is one of its segments.
+  #[inline]
+  unsafe fn free_local(&self, segment: &Segment, pointer: NonNull<u8>, index: usize) {
+    if let Err(fault) = segment.push_local(pointer, index) {
+      fault.report(pointer.addr().get());
+    }
+    bump(&self.counters.frees[segment.class_index()]);
+    if segment.used() == 0 || segment.is_full() {
+      // SAFETY: forwarded from the caller.
+      unsafe { self.free_local_slow(segment) };
+    }
+  }
+
+  /// Requeues a segment that was full, and retires one that became empty.
+  ///
+  /// # Safety
+  /// As [`Heap::free_local`].
+  #[cold]
+  #[inline(never)]
+  unsafe fn free_local_slow(&self, segment: &Segment) {
+    // SAFETY: forwarded from the caller.
+    let queue = unsafe { self.queue(segment.class_index()) };
+    if segment.is_full() {
+      // SAFETY: the flag says it is on the full list.
+      unsafe { Self::move_to_partial(queue, segment) };
+    }
+    if segment.used() == 0 && queue.partial.len() > 1 {
+      // SAFETY: forwarded from the caller; the segment is on the partial
+      // list and empty.
+      unsafe { Self::retire(queue, segment) };
+    }
+  }
+
+  /// Gives an empty segment back to its arena.
+  ///
+  /// # Safety
+  /// `segment` is empty and on `queue.partial`.
+  unsafe fn retire(queue: &mut Queue, segment: &Segment) {
+    // SAFETY: forwarded from the caller.
+    unsafe { queue.partial.remove_unchecked(NonNull::from(segment)) };
+    segment.release();
+    GLOBAL.sub(Counter::Segments, 1);
+    release_span(segment.start(), 1);
+  }
+
+  /// Moves remote frees home in every segment and retires the empty ones
+  /// (all but none: the caller is giving memory back).
+  ///
+  /// # Safety
+  /// The caller owns the heap.
+  pub unsafe fn collect(&self) {
+    self.full_notice.store(false, Ordering::Relaxed);
+    for index in 0..CLASS_COUNT {
+      // SAFETY: forwarded from the caller.
+      let queue = unsafe { self.queue(index) };
+      // SAFETY: forwarded from the caller.
+      unsafe { Self::collect_queue(queue) };
+    }
+  }
+
+  /// [`Heap::collect`] for one class.
+  ///
+  /// # Safety
+  /// The caller owns the heap the queue belongs to.
+  unsafe fn collect_queue(queue: &mut Queue) {
+    let mut cursor = queue.full.head();
+    while let Some(pointer) = cursor {
+      // SAFETY: the segment is on this full list.
+      cursor = unsafe { queue.full.next_of(pointer) };
+      // SAFETY: queued in the caller's heap.
+      let segment = unsafe { seg(pointer) };
+      if segment.has_thread_free() {
+        // SAFETY: on this queue's full list.
+        unsafe { Self::move_to_partial(queue, segment) };
+      }
+    }
+    let mut cursor = queue.partial.head();
+    while let Some(pointer) = cursor {
+      // SAFETY: the segment is on this partial list.
+      cursor = unsafe { queue.partial.next_of(pointer) };
+      // SAFETY: queued in the caller's heap.
+      let segment = unsafe { seg(pointer) };
+      collect_or_report(segment);
+      if segment.used() == 0 {
+        // SAFETY: empty and on the partial list.
+        unsafe { Self::retire(queue, segment) };
+      }
+    }
+  }
+
+  /// Frees `pointer`, from the thread owning this heap (or from any thread
+  /// with `heap == None`).
+  ///
+  /// # Safety
+  /// `heap`, if given, is owned by the caller. `pointer` is any non-null
+  /// value: a pointer not from us stops the process.
+  #[inline]
+  pub unsafe fn free(heap: Option<&Heap>, pointer: NonNull<u8>) {
+    // SAFETY: forwarded from the caller.
+    let segment = match unsafe { segment_of(pointer) } {
+      Ok(segment) => segment,
+      Err(fault) => fault.report(pointer.addr().get()),
+    };
+    if segment.kind() != Kind::Small {
+      return free_single(segment, pointer);
+    }
+    let index = match segment.block_index(pointer) {
+      Ok(index) => index,
+      Err(fault) => fault.report(pointer.addr().get()),
+    };
+    match heap {
+      Some(heap) if ptr::eq(segment.heap(), heap) => {
+        // SAFETY: the caller owns the heap, which owns the segment.
+        unsafe { heap.free_local(segment, pointer, index) }
+      }
+      _ => free_remote(heap, segment, pointer, index),
+    }
+  }
+
+  /// The usable size of the block at `pointer`.
+  ///
+  /// # Safety
+  /// `pointer` is any non-null value; one not from us stops the process.
+  pub unsafe fn usable_size(pointer: NonNull<u8>) -> usize {
+    // SAFETY: forwarded from the caller.
+    match unsafe { live_block(pointer) } {
+      (segment, Kind::Small) => segment.class().size(),
+      (segment, _) => segment.usable(),
+    }
+  }
+
+  /// Resizes the block at `pointer` to `size` bytes aligned to `align`,
+  /// in place where it can, else by moving it.
+  ///
+  /// # Safety
+  /// The caller owns the heap; `pointer` is any non-null value (one not
+  /// from us stops the process) and is not used again if this succeeds.
+  pub unsafe fn realloc(
+    &self,
+    pointer: NonNull<u8>,
+    size: usize,
+    align: usize,
+  ) -> Result<NonNull<u8>, AllocError> {
+    // SAFETY: forwarded from the caller.
+    let (segment, kind) = unsafe { live_block(pointer) };
+    let usable = match kind {
+      Kind::Small => segment.class().size(),
+      _ => segment.usable(),
+    };
+    let fits = match kind {
+      Kind::Small => size <= usable && (size > usable / 2 || usable <= MIN_ALIGN),
+      Kind::Large => resize_large(segment, size),
+      _ => resize_huge(segment, size),
+    };
+    if fits && pointer.addr().get() % align.max(1) == 0 {
+      return Ok(pointer);
+    }
+    // SAFETY: forwarded from the caller.
+    let moved = unsafe { self.malloc_aligned(size, align) }?;
+    // SAFETY: both blocks are live and distinct; the copy stays within the
+    // smaller of them.
+    unsafe { moved.copy_from_nonoverlapping(pointer, size.min(usable)) };
+    // SAFETY: forwarded from the caller.
+    unsafe { Self::free(Some(self), pointer) };
+    Ok(moved)
+  }
+
+  /// Allocates a large or huge block; says whether it is known zero.
+  ///
+  /// # Safety
+  /// The caller owns the heap.
+  #[cold]
+  #[inline(never)]
+  unsafe fn malloc_large(&self, size: usize, align: usize) -> Result<(NonNull<u8>, bool), AllocError> {
+    let offset = block_offset(align);
+    let total = size.checked_add(offset).ok_or(AllocError::OutOfMemory)?;
+    let count = total.div_ceil(SEGMENT_SIZE);
+    if count > LARGE_MAX_SEGMENTS || align > LARGE_ALIGN_MAX || size > isize::MAX as usize {
+      return malloc_huge(size, align);
+    }
+    let placement = Placement {
+      align: (align / SEGMENT_SIZE).max(1),
+      lead: usize::from(align > SEGMENT_SIZE),
+    };
+    let span = claim_span(count, placement)?;
+    let usable = total.next_multiple_of(page_size()) - offset;
+    // SAFETY: the span is fresh and ours.
+    let segment = unsafe {
+      Segment::init_single(span.start, Kind::Large, span.start.addr().get(), count, offset, usable)
+    };
+    GLOBAL.add(Counter::LargeAllocs, 1);
+    GLOBAL.add(Counter::LargeLive, usable);
+    Ok((segment.block(), span.zeroed))
+  }
+
+  /// The heap's small-block counters, into `builder`.
+  fn report(&self, builder: &mut StatsBuilder) {
+    for index in 0..CLASS_COUNT {
+      builder.add_small(
+        class(index).size(),
+        self.counters.allocations[index].load(Ordering::Relaxed),
+        self.counters.frees[index].load(Ordering::Relaxed),
+      );
+    }
+    builder.add_cross(self.cross_frees.load(Ordering::Relaxed));
+  }
+}
+
+/// Collects a segment's remote frees, stopping the process on a fault.
+fn collect_or_report(segment: &Segment) {
+  if let Err((fault, address)) = segment.collect() {
+    fault.report(address);
+  }
+}
+
+/// The live block at `pointer` with its segment; stops the process if the
+/// pointer is not a live block of ours.
+///
+/// # Safety
+/// `pointer` is not null.
+unsafe fn live_block<'seg>(pointer: NonNull<u8>) -> (&'seg Segment, Kind) {
+  // SAFETY: forwarded from the caller.
+  let segment = unsafe { segment_of(pointer) }.unwrap_or_else(|fault| fault.report(pointer.addr().get()));
+  let kind = segment.kind();
+  let valid = match kind {
+    Kind::Small => segment
+      .block_index(pointer)
+      .map(|index| segment.is_allocated(index))
+      .unwrap_or(false),
+    Kind::Released => false,
+    _ => single_block(segment) == pointer.addr().get(),
+  };
+  if !valid {
+    Fault::NotABlock.report(pointer.addr().get());
+  }
+  (segment, kind)
+}
+
+/// Address of the block of a large or huge header.
+fn single_block(segment: &Segment) -> usize {
+  segment.block().addr().get()
+}
+
+/// Frees a block of a small segment owned by another heap (or by no live
+/// thread).
+fn free_remote(heap: Option<&Heap>, segment: &Segment, pointer: NonNull<u8>, index: usize) {
+  if !segment.is_allocated(index) {
+    Fault::DoubleFree.report(pointer.addr().get());
+  }
+  match heap {
+    Some(heap) => {
+      bump(&heap.counters.frees[segment.class_index()]);
+      bump(&heap.cross_frees);
+    }
+    None => {
+      GLOBAL.add(Counter::OrphanFrees, 1);
+      GLOBAL.add(Counter::OrphanFreedBytes, segment.class().size());
+      GLOBAL.add(Counter::OrphanCrossFrees, 1);
+    }
+  }
+  // SAFETY: a small segment always has an owning heap, live forever.
+  let owner = unsafe { &*segment.heap() };
+  if owner.abandoned.load(Ordering::Acquire) && free_into_abandoned(owner, segment, pointer, index) {
+    return;
+  }
+  segment.push_remote(pointer);
+  if segment.is_full_seq_cst() {
+    owner.full_notice.store(true, Ordering::Release);
+  }
+}
+
+/// Frees into an abandoned heap as its temporary owner; false if another
+/// thread holds it (the caller then frees remotely).
+fn free_into_abandoned(owner: &Heap, segment: &Segment, pointer: NonNull<u8>, index: usize) -> bool {
+  if !owner.try_lock() {
+    return false;
+  }
+  let still_abandoned = owner.abandoned.load(Ordering::Relaxed);
+  if still_abandoned {
+    collect_or_report(segment);
+    // SAFETY: holding the lock of an abandoned heap makes us its owner.
+    unsafe { owner.free_local_counted(segment, pointer, index) };
+  }
+  owner.unlock();
+  still_abandoned
+}
+
+impl Heap {
+  /// [`Heap::free_local`] without counting the free (the freeing thread
+  /// counted it already).
+  ///
+  /// # Safety
+  /// As [`Heap::free_local`].
+  unsafe fn free_local_counted(&self, segment: &Segment, pointer: NonNull<u8>, index: usize) {
+    if let Err(fault) = segment.push_local(pointer, index) {
+      fault.report(pointer.addr().get());
+    }
+    if segment.used() == 0 || segment.is_full() {
+      // SAFETY: forwarded from the caller.
+      unsafe { self.free_local_slow(segment) };
+    }
+  }
+}
+
+/// Frees a large or huge block.
+fn free_single(segment: &Segment, pointer: NonNull<u8>) {
+  match segment.kind() {
+    Kind::Released => Fault::DoubleFree.report(pointer.addr().get()),
+    _ if single_block(segment) != pointer.addr().get() => {
+      Fault::NotABlock.report(pointer.addr().get())
+    }
+    Kind::Large => {
+      GLOBAL.add(Counter::LargeFrees, 1);
+      GLOBAL.sub(Counter::LargeLive, segment.usable());
+      segment.release();
+      release_span(segment.start(), segment.extent());
+    }
+    _ => {
+      GLOBAL.add(Counter::LargeFrees, 1);
+      GLOBAL.sub(Counter::LargeLive, segment.usable());
+      // SAFETY: a live huge header whose block the caller frees.
+      unsafe { unmap_huge(segment) };
+    }
+  }
+}
+
+/// Maps a huge block.
+#[cold]
+fn malloc_huge(size: usize, align: usize) -> Result<(NonNull<u8>, bool), AllocError> {
+  let segment = map_huge(size, align)?;
+  GLOBAL.add(Counter::LargeAllocs, 1);
+  GLOBAL.add(Counter::LargeLive, segment.usable());
+  Ok((segment.block(), true))
+}
+
+/// Resizes a large block in place if its span can hold `size` (growing
+/// the span into free neighbours if need be). Small sizes do not stay.
+fn resize_large(segment: &Segment, size: usize) -> bool {
+  if size <= SMALL_MAX {
+    return false;
+  }
+  let offset = segment.block().addr().get() - segment.start().addr().get();
+  let Some(total) = size.checked_add(offset) else { return false };
+  let needed = total.div_ceil(SEGMENT_SIZE);
+  let extent = segment.extent();
+  if needed > LARGE_MAX_SEGMENTS || (needed > extent && !grow_span(segment.start(), extent, needed)) {
+    return false;
+  }
+  if needed < extent {
+    // SAFETY: the tail segments lie in the span, past the block's new end.
+    let tail = unsafe { segment.start().byte_add(needed * SEGMENT_SIZE) };
+    release_span(tail, extent - needed);
+  }
+  segment.set_extent(needed);
+  let usable = total.next_multiple_of(page_size()) - offset;
+  GLOBAL.add(Counter::LargeLive, usable);
+  GLOBAL.sub(Counter::LargeLive, segment.usable());
+  segment.set_usable(usable);
+  true
+}
+
+/// Resizes a huge block in place if its reservation holds `size` and the
+/// block would stay more than half full.
+fn resize_huge(segment: &Segment, size: usize) -> bool {
+  let block = segment.block().addr().get();
+  let room = segment.base() + segment.extent() - block;
+  if size > room || size <= room / 2 || size <= LARGE_MAX_SEGMENTS * SEGMENT_SIZE / 2 {
+    return false;
+  }
+  let usable = size.next_multiple_of(page_size());
+  let old = segment.usable();
+  if usable < old {
+    decommit_tail(segment, usable, old);
+  }
+  GLOBAL.add(Counter::LargeLive, usable);
+  GLOBAL.sub(Counter::LargeLive, old);
+  GLOBAL.add(Counter::Committed, usable);
+  GLOBAL.sub(Counter::Committed, old);
+  segment.set_usable(usable);
+  true
+}
+
+/// Gives back the pages of a huge block between `keep` and `old` bytes.
+fn decommit_tail(segment: &Segment, keep: usize, old: usize) {
+  // SAFETY: `keep < old`, both within the reservation.
+  let start = unsafe { segment.block().byte_add(keep) };
+  let region = NonNull::slice_from_raw_parts(start, old - keep);
+  // SAFETY: the tail is past the block's new end; nobody uses it.
+  let decommitted = unsafe { mapper().decommit(region) };
+  debug_assert!(decommitted.is_ok(), "a huge tail decommits");
+}
+
+/// Adds a heap to the registry.
+fn register(heap: NonNull<Heap>) {
+  let mut head = HEAPS.load(Ordering::Relaxed);
+  loop {
+    // SAFETY: the heap is fresh; only this thread knows it.
+    unsafe { heap.as_ref() }.next.store(head, Ordering::Relaxed);
+    match HEAPS.compare_exchange_weak(head, heap.as_ptr(), Ordering::Release, Ordering::Relaxed) {
+      Ok(_) => return,
+      Err(seen) => head = seen,
+    }
+  }
+}
+
+/// Every heap ever created.
+fn heaps<'heap>() -> impl Iterator<Item = &'heap Heap> {
+  let mut cursor = HEAPS.load(Ordering::Acquire);
+  from_fn(move || {
+    // SAFETY: registered heaps are initialised and live forever.
+    let heap = unsafe { cursor.as_ref() }?;
+    cursor = heap.next.load(Ordering::Acquire);
+    Some(heap)
+  })
+}
+
+/// Adds every heap's counters to `builder`.
+pub(crate) fn report_all(builder: &mut StatsBuilder) {
+  heaps().for_each(|heap| heap.report(builder));
+}
+
+/// Holds the pool lock across `fork`.
+pub(crate) fn lock_for_fork() {
+  forget(POOL.lock());
+}
+
+/// Releases the pool lock after `fork`.
+///
+/// # Safety
+/// [`lock_for_fork`] ran in this thread (or the parent before `fork`).
+pub(crate) unsafe fn unlock_after_fork() {
+  // SAFETY: forwarded from the caller.
+  unsafe { POOL.force_unlock() };
+}
+
+const _: () = assert!(LARGE_ALIGN_MAX <= ARENA_SIZE);

@@ -1,0 +1,311 @@
+//! The static manager: process-wide state shared by every heap.
+//!
+//! - `OWNED`, the ownership map: one byte per arena-sized granule of the
+//!   address space, set while the granule is wholly ours (an arena, or part
+//!   of a huge mapping, which is always reserved in whole granules). A
+//!   pointer whose granule byte is clear is foreign, found in O(1).
+//! - `ARENAS`: a fixed array of arena pointers. It only grows, under
+//!   `GROW`; readers walk it without a lock. Arenas are never unmapped
+//!   (their pages are purged instead), so a pointer read from the table
+//!   stays valid.
+//! - `SECRET`: the per-process key mixed into header cookies.
+
+#[cfg(test)]
+mod tests;
+
+use core::ffi::CStr;
+use core::mem::forget;
+use core::num::NonZeroUsize;
+use core::ptr::{self, NonNull};
+
+use spin::{Mutex, Once};
+use tinyalloc_sys::{Mapper, PosixMapper, env_var, monotonic_nanos, random_u64};
+
+use crate::arena::{Arena, Placement, Span};
+use crate::config::{
+  ARENA_MASK, ARENA_RESERVE, ARENA_SHIFT, ARENA_SIZE, DEFAULT_PURGE_DELAY_MS,
+  GRANULES, MAX_ARENAS, NANOS_PER_MILLI, SEGMENT_SIZE,
+};
+use crate::error::AllocError;
+use crate::segment::{Kind, Segment};
+use crate::stats::{Counter, GLOBAL};
+use crate::sync::{AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+
+/// The OS boundary every mapping goes through.
+static MAPPER: PosixMapper = PosixMapper::new();
+/// One byte per granule: non-zero while the granule is ours.
+static OWNED: [AtomicU8; GRANULES] = [const { AtomicU8::new(0) }; GRANULES];
+/// Key of header cookies; set once before the first header is written.
+static SECRET: AtomicUsize = AtomicUsize::new(0);
+/// Purge delay in nanoseconds.
+static PURGE_DELAY: AtomicU64 = AtomicU64::new(DEFAULT_PURGE_DELAY_MS * NANOS_PER_MILLI);
+/// The system page size, read once.
+static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
+/// Runs the one-time setup.
+static INIT: Once = Once::new();
+/// Every arena, in creation order; `ARENA_COUNT` entries are set.
+static ARENAS: [AtomicPtr<Arena>; MAX_ARENAS] =
+  [const { AtomicPtr::new(ptr::null_mut()) }; MAX_ARENAS];
+/// Entries of `ARENAS` in use.
+static ARENA_COUNT: AtomicUsize = AtomicUsize::new(0);
+/// Serialises arena creation.
+static GROW: Mutex<()> = Mutex::new(());
+
+/// Environment variable holding the purge delay in milliseconds.
+const PURGE_DELAY_VARIABLE: &CStr = c"TINYALLOC_PURGE_DELAY_MS";
+/// The ownership map value of a granule that is ours.
+const GRANULE_OWNED: u8 = 1;
+
+/// Sets up the process-wide state; cheap after the first call.
+#[inline]
+pub(crate) fn init() {
+  INIT.call_once(init_slow);
+}
+
+#[cold]
+fn init_slow() {
+  // A zero secret would make an all-zero page pass for a header at 0.
+  SECRET.store(random_u64() as usize | 1, Ordering::Relaxed);
+  PAGE_SIZE.store(MAPPER.page_size().get(), Ordering::Relaxed);
+  if let Some(millis) = env_var(PURGE_DELAY_VARIABLE).and_then(parse_decimal) {
+    PURGE_DELAY.store(millis.saturating_mul(NANOS_PER_MILLI), Ordering::Relaxed);
+  }
+  let page = MAPPER.page_size().get();
+  assert!(
+    SEGMENT_SIZE % page == 0 && ARENA_SIZE % page == 0,
+    "segments and arenas are whole pages"
+  );
+}
+
+/// Parses a decimal number without allocating.
+fn parse_decimal(text: &CStr) -> Option<u64> {
+  let bytes = text.to_bytes();
+  if bytes.is_empty() {
+    return None;
+  }
+  bytes.iter().try_fold(0u64, |value, &byte| {
+    let digit = (byte as char).to_digit(10)?;
+    value.checked_mul(10)?.checked_add(u64::from(digit))
+  })
+}
+
+/// The mapper.
+#[inline]
+pub(crate) fn mapper() -> &'static PosixMapper {
+  &MAPPER
+}
+
+/// The cookie key.
+#[inline]
+pub(crate) fn secret() -> usize {
+  SECRET.load(Ordering::Relaxed)
+}
+
+/// The page size (after [`init`]).
+#[inline]
+pub(crate) fn page_size() -> usize {
+  PAGE_SIZE.load(Ordering::Relaxed)
+}
+
+/// The purge delay in nanoseconds.
+pub(crate) fn purge_delay() -> u64 {
+  PURGE_DELAY.load(Ordering::Relaxed)
+}
+
+/// Sets the purge delay in nanoseconds.
+pub(crate) fn set_purge_delay(nanos: u64) {
+  PURGE_DELAY.store(nanos, Ordering::Relaxed);
+}
+
+/// The clock purges are timed by.
+pub(crate) fn now() -> u64 {
+  monotonic_nanos()
+}
+
+/// Whether the byte at `address` lies in a granule that is ours.
+#[inline]
+pub(crate) fn owns(address: usize) -> bool {
+  let granule = address >> ARENA_SHIFT;
+  granule < GRANULES && OWNED[granule].load(Ordering::Relaxed) == GRANULE_OWNED
+}
+
+/// Marks the granules of `[start, start + len)` as ours or not.
+fn mark_granules(start: usize, len: usize, value: u8) {
+  let first = start >> ARENA_SHIFT;
+  let last = (start + len - 1) >> ARENA_SHIFT;
+  for granule in first..=last.min(GRANULES - 1) {
+    OWNED[granule].store(value, Ordering::Relaxed);
+  }
+}
+
+/// The arena `pointer` lies in (it must lie in one).
+pub(crate) fn arena_of<'arena>(pointer: NonNull<u8>) -> &'arena Arena {
+  let start = pointer.as_ptr().with_addr(pointer.addr().get() & !ARENA_MASK);
+  // SAFETY: the caller's pointer lies in an arena, whose header is at its
+  // aligned start and lives for the rest of the process.
+  unsafe { &*start.cast::<Arena>() }
+}
+
+/// The arenas created so far.
+fn arenas<'arena>() -> impl Iterator<Item = &'arena Arena> {
+  let count = ARENA_COUNT.load(Ordering::Acquire);
+  ARENAS[..count].iter().filter_map(|slot| {
+    let arena = slot.load(Ordering::Acquire);
+    // SAFETY: published arenas are initialised and never unmapped.
+    unsafe { arena.as_ref() }
+  })
+}
+
+/// Whether an empty `arena` is beyond the reserve kept warm.
+pub(crate) fn is_spare(arena: &Arena) -> bool {
+  !ARENAS[..ARENA_RESERVE]
+    .iter()
+    .any(|slot| ptr::eq(slot.load(Ordering::Relaxed), arena))
+}
+
+/// Claims a run of `count` segments from some arena, creating one if none
+/// has room.
+pub(crate) fn claim_span(count: usize, placement: Placement) -> Result<Span, AllocError> {
+  let now = now();
+  if let Some(span) = arenas().find_map(|arena| arena.claim(count, placement, now)) {
+    return Ok(span);
+  }
+  claim_span_slow(count, placement, now)
+}
+
+#[cold]
+fn claim_span_slow(count: usize, placement: Placement, now: u64) -> Result<Span, AllocError> {
+  let _grow = GROW.lock();
+  // Another thread may have added an arena while we waited.
+  if let Some(span) = arenas().find_map(|arena| arena.claim(count, placement, now)) {
+    return Ok(span);
+  }
+  let index = ARENA_COUNT.load(Ordering::Relaxed);
+  if index == MAX_ARENAS {
+    return Err(AllocError::OutOfMemory);
+  }
+  let arena = Arena::create().ok_or(AllocError::OutOfMemory)?;
+  mark_granules(arena.start().addr().get(), ARENA_SIZE, GRANULE_OWNED);
+  ARENAS[index].store(NonNull::from(arena).as_ptr(), Ordering::Release);
+  ARENA_COUNT.store(index + 1, Ordering::Release);
+  arena.claim(count, placement, now).ok_or(AllocError::OutOfMemory)
+}
+
+/// Gives back the `count` segments at `start`.
+pub(crate) fn release_span(start: NonNull<u8>, count: usize) {
+  arena_of(start).release(start, count, now());
+}
+
+/// Grows the span at `start` in place from `old` to `new` segments.
+pub(crate) fn grow_span(start: NonNull<u8>, old: usize, new: usize) -> bool {
+  arena_of(start).try_grow(start, old, new)
+}
+
+/// Purges every arena's dirty segments now.
+pub(crate) fn purge_all() {
+  arenas().for_each(Arena::purge_now);
+}
+
+/// Holds every global lock across `fork` so the child starts consistent.
+pub(crate) fn lock_for_fork() {
+  forget(GROW.lock());
+  arenas().for_each(Arena::lock_for_fork);
+}
+
+/// Releases the locks taken by [`lock_for_fork`].
+///
+/// # Safety
+/// [`lock_for_fork`] ran in this thread (or in the parent before `fork`).
+pub(crate) unsafe fn unlock_after_fork() {
+  // SAFETY: forwarded from the caller: every arena lock is held by us.
+  arenas().for_each(|arena| unsafe { arena.unlock_after_fork() });
+  // SAFETY: forwarded from the caller: the grow lock is held by us.
+  unsafe { GROW.force_unlock() };
+}
+
+/// Layout of a huge mapping for a block.
+struct HugeLayout {
+  /// Bytes reserved, a whole number of granules.
+  reserve: NonZeroUsize,
+  /// Alignment of the reservation.
+  align: NonZeroUsize,
+  /// Offset of the block from the reservation start.
+  offset: usize,
+}
+
+/// Offset of a block aligned to `align` from the start of its first
+/// segment (the header's), or from the segment before it for alignments
+/// beyond the segment size.
+pub(crate) fn block_offset(align: usize) -> usize {
+  if align > SEGMENT_SIZE {
+    SEGMENT_SIZE
+  } else {
+    size_of::<Segment>().next_multiple_of(align)
+  }
+}
+
+fn huge_layout(size: usize, align: usize) -> Option<HugeLayout> {
+  let offset = if align > SEGMENT_SIZE { align } else { block_offset(align) };
+  let reserve = size.checked_add(offset)?.checked_next_multiple_of(ARENA_SIZE)?;
+  Some(HugeLayout {
+    reserve: NonZeroUsize::new(reserve)?,
+    align: NonZeroUsize::new(align.max(ARENA_SIZE))?,
+    offset,
+  })
+}
+
+/// Maps a huge block of `size` bytes aligned to `align`; returns its
+/// header (zeroed memory follows).
+pub(crate) fn map_huge<'seg>(size: usize, align: usize) -> Result<&'seg Segment, AllocError> {
+  let layout = huge_layout(size, align).ok_or(AllocError::OutOfMemory)?;
+  let region = MAPPER
+    .map_aligned(layout.reserve, layout.align)
+    .map_err(|_| AllocError::OutOfMemory)?;
+  let base = region.cast::<u8>();
+  let from_header = block_offset_from_header(layout.offset);
+  // SAFETY: `offset - from_header` is 0 or `align - SEGMENT_SIZE`, inside
+  // the reservation.
+  let header = unsafe { base.byte_add(layout.offset - from_header) };
+  let usable = (layout.offset + size).next_multiple_of(page_size()) - layout.offset;
+  mark_granules(base.addr().get(), layout.reserve.get(), GRANULE_OWNED);
+  GLOBAL.add(Counter::Mapped, layout.reserve.get());
+  GLOBAL.add(Counter::Committed, usable);
+  // SAFETY: the header is segment-aligned in our fresh mapping.
+  Ok(unsafe {
+    Segment::init_single(
+      header,
+      Kind::Huge,
+      base.addr().get(),
+      layout.reserve.get(),
+      from_header,
+      usable,
+    )
+  })
+}
+
+/// Distance from a huge block's header to the block, given the block's
+/// offset in its reservation.
+fn block_offset_from_header(offset: usize) -> usize {
+  if offset > SEGMENT_SIZE { SEGMENT_SIZE } else { offset }
+}
+
+/// Unmaps the huge block whose header is `segment`.
+///
+/// # Safety
+/// `segment` is a live huge header, whose block is no longer used.
+pub(crate) unsafe fn unmap_huge(segment: &Segment) {
+  let base = segment.base();
+  let reserve = segment.extent();
+  GLOBAL.sub(Counter::Mapped, reserve);
+  GLOBAL.sub(Counter::Committed, segment.usable());
+  segment.erase();
+  mark_granules(base, reserve, 0);
+  let start = segment.start().as_ptr().with_addr(base);
+  let region = ptr::slice_from_raw_parts_mut(start, reserve);
+  if let Some(region) = NonNull::new(region) {
+    // SAFETY: the reservation is ours and nothing refers to it any more.
+    let unmapped = unsafe { MAPPER.unmap(region) };
+    debug_assert!(unmapped.is_ok(), "a huge reservation unmaps");
+  }
+}
+

@@ -1,0 +1,141 @@
+//! Counters: global ones for the slow paths, per-heap ones for the fast
+//! paths, merged on demand by [`stats`](crate::stats()).
+
+use getset::CopyGetters;
+
+use crate::sync::{AtomicUsize, Ordering};
+
+/// A process-wide counter, updated on slow paths only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub(crate) enum Counter {
+  /// Bytes of address space reserved (arenas and huge mappings).
+  Mapped,
+  /// Bytes that may be resident: segments in use or not yet purged.
+  Committed,
+  /// Arenas created.
+  Arenas,
+  /// Small segments in use.
+  Segments,
+  /// Large and huge blocks allocated.
+  LargeAllocs,
+  /// Large and huge blocks freed.
+  LargeFrees,
+  /// Usable bytes of live large and huge blocks.
+  LargeLive,
+  /// Runs of segments decommitted.
+  Purges,
+  /// Heaps created (one per concurrently live thread at the peak).
+  Heaps,
+  /// Small frees by threads that no longer (or not yet) had a heap.
+  OrphanFrees,
+  /// Usable bytes of small blocks freed by threads without a heap.
+  OrphanFreedBytes,
+  /// Small cross-thread frees by threads without a heap.
+  OrphanCrossFrees,
+}
+
+/// Number of [`Counter`]s.
+const COUNTERS: usize = Counter::OrphanCrossFrees as usize + 1;
+
+/// A set of process-wide counters.
+pub(crate) struct Counters {
+  values: [AtomicUsize; COUNTERS],
+}
+
+impl Counters {
+  /// Adds `amount` to `counter`.
+  #[inline]
+  pub(crate) fn add(&self, counter: Counter, amount: usize) {
+    self.values[counter as usize].fetch_add(amount, Ordering::Relaxed);
+  }
+
+  /// Subtracts `amount` from `counter`.
+  #[inline]
+  pub(crate) fn sub(&self, counter: Counter, amount: usize) {
+    self.values[counter as usize].fetch_sub(amount, Ordering::Relaxed);
+  }
+
+  /// The current value of `counter`.
+  pub(crate) fn get(&self, counter: Counter) -> usize {
+    self.values[counter as usize].load(Ordering::Relaxed)
+  }
+}
+
+/// The process-wide counters.
+pub(crate) static GLOBAL: Counters = Counters {
+  values: [const { AtomicUsize::new(0) }; COUNTERS],
+};
+
+/// A snapshot of the allocator's counters.
+///
+/// Counts are merged from every heap without stopping the threads, so a
+/// snapshot taken while other threads allocate is approximate; one taken
+/// while they are quiet is exact.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, CopyGetters)]
+#[getset(get_copy = "pub")]
+pub struct Stats {
+  /// Usable bytes of the blocks currently allocated.
+  live_bytes: usize,
+  /// Allocations served since the start.
+  allocations: u64,
+  /// Frees since the start.
+  frees: u64,
+  /// Bytes of address space reserved from the OS.
+  mapped_bytes: usize,
+  /// Bytes that may be resident (in use, or freed but not yet purged).
+  committed_bytes: usize,
+  /// Small segments in use.
+  segments: usize,
+  /// Arenas reserved.
+  arenas: usize,
+  /// Heaps created (threads that allocated, at the peak).
+  heaps: usize,
+  /// Frees of small blocks by a thread other than the owner.
+  cross_thread_frees: u64,
+  /// Runs of free segments given back to the OS.
+  purges: usize,
+}
+
+/// Builds a [`Stats`] piece by piece.
+#[derive(Debug, Default)]
+pub(crate) struct StatsBuilder {
+  stats: Stats,
+  /// Usable bytes of small blocks allocated, over all heaps.
+  allocated_bytes: u64,
+  /// Usable bytes of small blocks freed, over all heaps.
+  freed_bytes: u64,
+}
+
+impl StatsBuilder {
+  /// Adds the small-block counts of one heap.
+  pub(crate) fn add_small(&mut self, class_size: usize, allocations: u64, frees: u64) {
+    self.allocated_bytes += allocations * class_size as u64;
+    self.freed_bytes += frees * class_size as u64;
+    self.stats.allocations += allocations;
+    self.stats.frees += frees;
+  }
+
+  /// Adds the cross-thread frees of one heap.
+  pub(crate) fn add_cross(&mut self, cross: u64) {
+    self.stats.cross_thread_frees += cross;
+  }
+
+  /// Adds the global counters and returns the snapshot.
+  pub(crate) fn finish(mut self) -> Stats {
+    let freed = self.freed_bytes + GLOBAL.get(Counter::OrphanFreedBytes) as u64;
+    let small_live = self.allocated_bytes.saturating_sub(freed) as usize;
+    let stats = &mut self.stats;
+    stats.live_bytes = small_live + GLOBAL.get(Counter::LargeLive);
+    stats.allocations += GLOBAL.get(Counter::LargeAllocs) as u64;
+    stats.frees += (GLOBAL.get(Counter::LargeFrees) + GLOBAL.get(Counter::OrphanFrees)) as u64;
+    stats.cross_thread_frees += GLOBAL.get(Counter::OrphanCrossFrees) as u64;
+    stats.mapped_bytes = GLOBAL.get(Counter::Mapped);
+    stats.committed_bytes = GLOBAL.get(Counter::Committed);
+    stats.segments = GLOBAL.get(Counter::Segments);
+    stats.arenas = GLOBAL.get(Counter::Arenas);
+    stats.heaps = GLOBAL.get(Counter::Heaps);
+    stats.purges = GLOBAL.get(Counter::Purges);
+    self.stats
+  }
+}
