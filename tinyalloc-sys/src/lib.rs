@@ -1,2 +1,21 @@
+#![doc = include_str!("../README.md")]
 #![no_std]
-//! TinyAlloc sys crate (placeholder, filled by its issue).
+
+#[cfg(test)]
+extern crate std;
+
+mod error;
+mod mapper;
+pub mod os;
+mod region;
+
+pub use error::MapError;
+pub use mapper::{Mapper, PosixMapper, Protection};
+pub use os::{
+  ThreadExitKey, env_var, fatal, monotonic_nanos, random_u64,
+  register_fork_handlers, write_stderr,
+};
+pub use region::Region;
+
+#[cfg(test)]
+mod test_support;
