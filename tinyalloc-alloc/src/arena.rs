@@ -20,7 +20,7 @@ use tinyalloc_sys::Mapper;
 
 use crate::config::{ARENA_SIZE, SEGMENT_SHIFT, SEGMENTS_PER_ARENA};
 use crate::manager::{is_spare, mapper, purge_delay, secret};
-use crate::stats::{GLOBAL, Counter};
+use crate::stats::{Counter, GLOBAL};
 
 /// Words of each per-arena bitmap.
 const ARENA_WORDS: usize = words_for_bits::<u64>(SEGMENTS_PER_ARENA);
@@ -93,7 +93,11 @@ fn bits<'words>(words: &'words mut [u64; ARENA_WORDS]) -> Bitmap<'words, u64> {
 
 impl State {
   /// Claims a run of `count` free segments, if one fits the placement.
-  fn claim(&mut self, count: usize, placement: Placement) -> Option<(usize, bool)> {
+  fn claim(
+    &mut self,
+    count: usize,
+    placement: Placement,
+  ) -> Option<(usize, bool)> {
     let mut from = placement.next_at_or_after(HEADER_SEGMENTS);
     let index = loop {
       let found = bits(&mut self.used).find_clear_run(count, from)?;
@@ -132,7 +136,9 @@ impl State {
   /// Whether `count` segments from `index` are all free.
   fn is_free(&mut self, index: usize, count: usize) -> bool {
     index + count <= SEGMENTS_PER_ARENA
-      && bits(&mut self.used).is_range_clear(index, count).unwrap_or(false)
+      && bits(&mut self.used)
+        .is_range_clear(index, count)
+        .unwrap_or(false)
   }
 }
 
@@ -199,12 +205,20 @@ impl Arena {
   }
 
   /// Claims `count` segments placed as asked, if they fit.
-  pub(crate) fn claim(&self, count: usize, placement: Placement, now: u64) -> Option<Span> {
+  pub(crate) fn claim(
+    &self,
+    count: usize,
+    placement: Placement,
+    now: u64,
+  ) -> Option<Span> {
     let mut state = self.lock();
     let (index, zeroed) = state.claim(count, placement)?;
     GLOBAL.add(Counter::Committed, count << SEGMENT_SHIFT);
     self.purge_if_due(&mut state, now, false);
-    Some(Span { start: self.segment(index), zeroed })
+    Some(Span {
+      start: self.segment(index),
+      zeroed,
+    })
   }
 
   /// Gives back the `count` segments starting at `start`.
@@ -217,7 +231,12 @@ impl Arena {
   }
 
   /// Grows the span at `start` from `old` to `new` segments in place.
-  pub(crate) fn try_grow(&self, start: NonNull<u8>, old: usize, new: usize) -> bool {
+  pub(crate) fn try_grow(
+    &self,
+    start: NonNull<u8>,
+    old: usize,
+    new: usize,
+  ) -> bool {
     let mut state = self.lock();
     let index = self.index_of(start);
     if !state.is_free(index + old, new - old) {
@@ -252,7 +271,10 @@ impl Arena {
       let end = bits(&mut state.dirty)
         .find_first_clear_from(first)
         .unwrap_or(SEGMENTS_PER_ARENA);
-      let run = NonNull::slice_from_raw_parts(self.segment(first), (end - first) << SEGMENT_SHIFT);
+      let run = NonNull::slice_from_raw_parts(
+        self.segment(first),
+        (end - first) << SEGMENT_SHIFT,
+      );
       // SAFETY: the run is free (not handed out) and inside our mapping.
       let decommitted = unsafe { mapper().decommit(run) };
       if decommitted.is_ok() {
@@ -272,4 +294,3 @@ impl Arena {
     self.lock().in_use
   }
 }
-

@@ -75,10 +75,12 @@ impl Class {
     self.area_offset as usize
   }
 
-  /// Index of the block at `offset` bytes into the block area.
+  /// Index of the block at `offset` bytes into the block area. Exact for
+  /// offsets inside the area; any other offset gives some index, which the
+  /// caller rejects by comparing `index * size` with the offset.
   #[inline]
   pub(crate) const fn index_of(&self, offset: usize) -> usize {
-    ((offset as u64 * self.recip as u64) >> RECIP_SHIFT) as usize
+    ((offset as u64).wrapping_mul(self.recip as u64) >> RECIP_SHIFT) as usize
   }
 }
 

@@ -30,11 +30,16 @@ pub(crate) const MIN_ALIGN: usize = align_of::<max_align_t>();
 /// log2 of [`MIN_ALIGN`], for the class lookup index.
 pub(crate) const MIN_ALIGN_SHIFT: u32 = MIN_ALIGN.trailing_zeros();
 
-/// A small segment must hold at least this many blocks, which bounds its
-/// tail waste to one block in sixteen.
-pub(crate) const MIN_BLOCKS_PER_SEGMENT: usize = 16;
+/// log2 of how many of the largest small blocks a segment spans: the
+/// largest small block is a sixteenth of a segment, so a segment loses at
+/// most one sixteenth (6.25%) to its header and tail.
+pub(crate) const SMALL_SHIFT: u32 = 4;
 /// The largest small block; larger requests get a span of their own.
-pub(crate) const SMALL_MAX: usize = SEGMENT_SIZE / MIN_BLOCKS_PER_SEGMENT;
+pub(crate) const SMALL_MAX: usize = SEGMENT_SIZE >> SMALL_SHIFT;
+/// Blocks every small segment holds at least: all sixteenths of the largest
+/// class but the one the header takes.
+#[cfg(test)]
+pub(crate) const MIN_BLOCKS_PER_SEGMENT: usize = (1 << SMALL_SHIFT) - 1;
 
 /// log2 of the number of classes per doubling of the size. Eight steps keep
 /// the worst internal waste of a class at one eighth (12.5%).

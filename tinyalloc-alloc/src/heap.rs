@@ -54,7 +54,10 @@ struct Queue {
 
 impl Queue {
   const fn new() -> Self {
-    Self { partial: List::new(), full: List::new() }
+    Self {
+      partial: List::new(),
+      full: List::new(),
+    }
   }
 }
 
@@ -164,7 +167,8 @@ impl Heap {
 
   #[cold]
   fn create() -> Result<NonNull<Heap>, AllocError> {
-    let size = NonZeroUsize::new(size_of::<Heap>()).ok_or(AllocError::OutOfMemory)?;
+    let size =
+      NonZeroUsize::new(size_of::<Heap>()).ok_or(AllocError::OutOfMemory)?;
     let region = mapper().map(size).map_err(|_| AllocError::OutOfMemory)?;
     let heap = region.cast::<Heap>();
     // SAFETY: a fresh mapping, page-aligned and large enough.
@@ -240,7 +244,10 @@ impl Heap {
   /// # Safety
   /// The caller owns the heap.
   #[inline]
-  unsafe fn malloc_class(&self, index: usize) -> Result<NonNull<u8>, AllocError> {
+  unsafe fn malloc_class(
+    &self,
+    index: usize,
+  ) -> Result<NonNull<u8>, AllocError> {
     // SAFETY: forwarded from the caller.
     if let Some(segment) = unsafe { self.current(index) } {
       // SAFETY: the current segment is queued in our heap.
@@ -300,10 +307,15 @@ impl Heap {
       class_of_aligned(size, align)
     };
     match class {
-      // SAFETY: forwarded from the caller.
-      Some(index) => unsafe { self.malloc_class(index) }.map(|block| (block, false)),
-      // SAFETY: forwarded from the caller.
-      None => unsafe { self.malloc_large(size.max(SMALL_MAX + 1), align.max(MIN_ALIGN)) },
+      Some(index) => {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.malloc_class(index) }.map(|block| (block, false))
+      }
+      None => {
+        let size = size.max(SMALL_MAX + 1);
+        // SAFETY: forwarded from the caller.
+        unsafe { self.malloc_large(size, align.max(MIN_ALIGN)) }
+      }
     }
   }
 
@@ -313,7 +325,10 @@ impl Heap {
   /// The caller owns the heap.
   #[cold]
   #[inline(never)]
-  unsafe fn malloc_class_slow(&self, index: usize) -> Result<NonNull<u8>, AllocError> {
+  unsafe fn malloc_class_slow(
+    &self,
+    index: usize,
+  ) -> Result<NonNull<u8>, AllocError> {
     // SAFETY: forwarded from the caller.
     if let Some(block) = unsafe { self.pop_from_queue(index) } {
       bump(&self.counters.allocations[index]);
@@ -427,10 +442,14 @@ impl Heap {
   ///
   /// # Safety
   /// The caller owns the heap.
-  unsafe fn add_segment<'seg>(&self, index: usize) -> Result<&'seg Segment, AllocError> {
+  unsafe fn add_segment<'seg>(
+    &self,
+    index: usize,
+  ) -> Result<&'seg Segment, AllocError> {
     let span = claim_span(1, Placement::ANY)?;
     // SAFETY: the span is a fresh segment nobody else knows of.
-    let segment = unsafe { Segment::init_small(span.start, index, NonNull::from(self)) };
+    let segment =
+      unsafe { Segment::init_small(span.start, index, NonNull::from(self)) };
     GLOBAL.add(Counter::Segments, 1);
     // SAFETY: forwarded from the caller.
     let queue = unsafe { self.queue(index) };
@@ -445,7 +464,12 @@ impl Heap {
   /// # Safety
   /// The caller owns the heap, and `segment` is one of its segments.
   #[inline]
-  unsafe fn free_local(&self, segment: &Segment, pointer: NonNull<u8>, index: usize) {
+  unsafe fn free_local(
+    &self,
+    segment: &Segment,
+    pointer: NonNull<u8>,
+    index: usize,
+  ) {
     if let Err(fault) = segment.push_local(pointer, index) {
       fault.report(pointer.addr().get());
     }
@@ -593,7 +617,9 @@ impl Heap {
       _ => segment.usable(),
     };
     let fits = match kind {
-      Kind::Small => size <= usable && (size > usable / 2 || usable <= MIN_ALIGN),
+      Kind::Small => {
+        size <= usable && (size > usable / 2 || usable <= MIN_ALIGN)
+      }
       Kind::Large => resize_large(segment, size),
       _ => resize_huge(segment, size),
     };
@@ -616,11 +642,18 @@ impl Heap {
   /// The caller owns the heap.
   #[cold]
   #[inline(never)]
-  unsafe fn malloc_large(&self, size: usize, align: usize) -> Result<(NonNull<u8>, bool), AllocError> {
+  unsafe fn malloc_large(
+    &self,
+    size: usize,
+    align: usize,
+  ) -> Result<(NonNull<u8>, bool), AllocError> {
     let offset = block_offset(align);
     let total = size.checked_add(offset).ok_or(AllocError::OutOfMemory)?;
     let count = total.div_ceil(SEGMENT_SIZE);
-    if count > LARGE_MAX_SEGMENTS || align > LARGE_ALIGN_MAX || size > isize::MAX as usize {
+    if count > LARGE_MAX_SEGMENTS
+      || align > LARGE_ALIGN_MAX
+      || size > isize::MAX as usize
+    {
       return malloc_huge(size, align);
     }
     let placement = Placement {
@@ -631,7 +664,14 @@ impl Heap {
     let usable = total.next_multiple_of(page_size()) - offset;
     // SAFETY: the span is fresh and ours.
     let segment = unsafe {
-      Segment::init_single(span.start, Kind::Large, span.start.addr().get(), count, offset, usable)
+      Segment::init_single(
+        span.start,
+        Kind::Large,
+        span.start.addr().get(),
+        count,
+        offset,
+        usable,
+      )
     };
     GLOBAL.add(Counter::LargeAllocs, 1);
     GLOBAL.add(Counter::LargeLive, usable);
@@ -665,7 +705,8 @@ fn collect_or_report(segment: &Segment) {
 /// `pointer` is not null.
 unsafe fn live_block<'seg>(pointer: NonNull<u8>) -> (&'seg Segment, Kind) {
   // SAFETY: forwarded from the caller.
-  let segment = unsafe { segment_of(pointer) }.unwrap_or_else(|fault| fault.report(pointer.addr().get()));
+  let segment = unsafe { segment_of(pointer) }
+    .unwrap_or_else(|fault| fault.report(pointer.addr().get()));
   let kind = segment.kind();
   let valid = match kind {
     Kind::Small => segment
@@ -688,7 +729,12 @@ fn single_block(segment: &Segment) -> usize {
 
 /// Frees a block of a small segment owned by another heap (or by no live
 /// thread).
-fn free_remote(heap: Option<&Heap>, segment: &Segment, pointer: NonNull<u8>, index: usize) {
+fn free_remote(
+  heap: Option<&Heap>,
+  segment: &Segment,
+  pointer: NonNull<u8>,
+  index: usize,
+) {
   if !segment.is_allocated(index) {
     Fault::DoubleFree.report(pointer.addr().get());
   }
@@ -705,7 +751,9 @@ fn free_remote(heap: Option<&Heap>, segment: &Segment, pointer: NonNull<u8>, ind
   }
   // SAFETY: a small segment always has an owning heap, live forever.
   let owner = unsafe { &*segment.heap() };
-  if owner.abandoned.load(Ordering::Acquire) && free_into_abandoned(owner, segment, pointer, index) {
+  if owner.abandoned.load(Ordering::Acquire)
+    && free_into_abandoned(owner, segment, pointer, index)
+  {
     return;
   }
   segment.push_remote(pointer);
@@ -716,7 +764,12 @@ fn free_remote(heap: Option<&Heap>, segment: &Segment, pointer: NonNull<u8>, ind
 
 /// Frees into an abandoned heap as its temporary owner; false if another
 /// thread holds it (the caller then frees remotely).
-fn free_into_abandoned(owner: &Heap, segment: &Segment, pointer: NonNull<u8>, index: usize) -> bool {
+fn free_into_abandoned(
+  owner: &Heap,
+  segment: &Segment,
+  pointer: NonNull<u8>,
+  index: usize,
+) -> bool {
   if !owner.try_lock() {
     return false;
   }
@@ -736,7 +789,12 @@ impl Heap {
   ///
   /// # Safety
   /// As [`Heap::free_local`].
-  unsafe fn free_local_counted(&self, segment: &Segment, pointer: NonNull<u8>, index: usize) {
+  unsafe fn free_local_counted(
+    &self,
+    segment: &Segment,
+    pointer: NonNull<u8>,
+    index: usize,
+  ) {
     if let Err(fault) = segment.push_local(pointer, index) {
       fault.report(pointer.addr().get());
     }
@@ -771,7 +829,10 @@ fn free_single(segment: &Segment, pointer: NonNull<u8>) {
 
 /// Maps a huge block.
 #[cold]
-fn malloc_huge(size: usize, align: usize) -> Result<(NonNull<u8>, bool), AllocError> {
+fn malloc_huge(
+  size: usize,
+  align: usize,
+) -> Result<(NonNull<u8>, bool), AllocError> {
   let segment = map_huge(size, align)?;
   GLOBAL.add(Counter::LargeAllocs, 1);
   GLOBAL.add(Counter::LargeLive, segment.usable());
@@ -785,10 +846,14 @@ fn resize_large(segment: &Segment, size: usize) -> bool {
     return false;
   }
   let offset = segment.block().addr().get() - segment.start().addr().get();
-  let Some(total) = size.checked_add(offset) else { return false };
+  let Some(total) = size.checked_add(offset) else {
+    return false;
+  };
   let needed = total.div_ceil(SEGMENT_SIZE);
   let extent = segment.extent();
-  if needed > LARGE_MAX_SEGMENTS || (needed > extent && !grow_span(segment.start(), extent, needed)) {
+  if needed > LARGE_MAX_SEGMENTS
+    || (needed > extent && !grow_span(segment.start(), extent, needed))
+  {
     return false;
   }
   if needed < extent {
@@ -809,7 +874,10 @@ fn resize_large(segment: &Segment, size: usize) -> bool {
 fn resize_huge(segment: &Segment, size: usize) -> bool {
   let block = segment.block().addr().get();
   let room = segment.base() + segment.extent() - block;
-  if size > room || size <= room / 2 || size <= LARGE_MAX_SEGMENTS * SEGMENT_SIZE / 2 {
+  if size > room
+    || size <= room / 2
+    || size <= LARGE_MAX_SEGMENTS * SEGMENT_SIZE / 2
+  {
     return false;
   }
   let usable = size.next_multiple_of(page_size());
@@ -841,7 +909,12 @@ fn register(heap: NonNull<Heap>) {
   loop {
     // SAFETY: the heap is fresh; only this thread knows it.
     unsafe { heap.as_ref() }.next.store(head, Ordering::Relaxed);
-    match HEAPS.compare_exchange_weak(head, heap.as_ptr(), Ordering::Release, Ordering::Relaxed) {
+    match HEAPS.compare_exchange_weak(
+      head,
+      heap.as_ptr(),
+      Ordering::Release,
+      Ordering::Relaxed,
+    ) {
       Ok(_) => return,
       Err(seen) => head = seen,
     }

@@ -19,7 +19,9 @@ use core::num::NonZeroUsize;
 use core::ptr::{self, NonNull};
 
 use spin::{Mutex, Once};
-use tinyalloc_sys::{Mapper, PosixMapper, env_var, monotonic_nanos, random_u64};
+use tinyalloc_sys::{
+  Mapper, PosixMapper, env_var, monotonic_nanos, random_u64,
+};
 
 use crate::arena::{Arena, Placement, Span};
 use crate::config::{
@@ -38,7 +40,8 @@ static OWNED: [AtomicU8; GRANULES] = [const { AtomicU8::new(0) }; GRANULES];
 /// Key of header cookies; set once before the first header is written.
 static SECRET: AtomicUsize = AtomicUsize::new(0);
 /// Purge delay in nanoseconds.
-static PURGE_DELAY: AtomicU64 = AtomicU64::new(DEFAULT_PURGE_DELAY_MS * NANOS_PER_MILLI);
+static PURGE_DELAY: AtomicU64 =
+  AtomicU64::new(DEFAULT_PURGE_DELAY_MS * NANOS_PER_MILLI);
 /// The system page size, read once.
 static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
 /// Runs the one-time setup.
@@ -68,7 +71,8 @@ fn init_slow() {
   SECRET.store(random_u64() as usize | 1, Ordering::Relaxed);
   PAGE_SIZE.store(MAPPER.page_size().get(), Ordering::Relaxed);
   if let Some(millis) = env_var(PURGE_DELAY_VARIABLE).and_then(parse_decimal) {
-    PURGE_DELAY.store(millis.saturating_mul(NANOS_PER_MILLI), Ordering::Relaxed);
+    PURGE_DELAY
+      .store(millis.saturating_mul(NANOS_PER_MILLI), Ordering::Relaxed);
   }
   let page = MAPPER.page_size().get();
   assert!(
@@ -133,14 +137,17 @@ pub(crate) fn owns(address: usize) -> bool {
 fn mark_granules(start: usize, len: usize, value: u8) {
   let first = start >> ARENA_SHIFT;
   let last = (start + len - 1) >> ARENA_SHIFT;
-  for granule in first..=last.min(GRANULES - 1) {
-    OWNED[granule].store(value, Ordering::Relaxed);
-  }
+  let end = last.min(GRANULES - 1);
+  OWNED[first..=end]
+    .iter()
+    .for_each(|granule| granule.store(value, Ordering::Relaxed));
 }
 
 /// The arena `pointer` lies in (it must lie in one).
 pub(crate) fn arena_of<'arena>(pointer: NonNull<u8>) -> &'arena Arena {
-  let start = pointer.as_ptr().with_addr(pointer.addr().get() & !ARENA_MASK);
+  let start = pointer
+    .as_ptr()
+    .with_addr(pointer.addr().get() & !ARENA_MASK);
   // SAFETY: the caller's pointer lies in an arena, whose header is at its
   // aligned start and lives for the rest of the process.
   unsafe { &*start.cast::<Arena>() }
@@ -165,19 +172,30 @@ pub(crate) fn is_spare(arena: &Arena) -> bool {
 
 /// Claims a run of `count` segments from some arena, creating one if none
 /// has room.
-pub(crate) fn claim_span(count: usize, placement: Placement) -> Result<Span, AllocError> {
+pub(crate) fn claim_span(
+  count: usize,
+  placement: Placement,
+) -> Result<Span, AllocError> {
   let now = now();
-  if let Some(span) = arenas().find_map(|arena| arena.claim(count, placement, now)) {
+  if let Some(span) =
+    arenas().find_map(|arena| arena.claim(count, placement, now))
+  {
     return Ok(span);
   }
   claim_span_slow(count, placement, now)
 }
 
 #[cold]
-fn claim_span_slow(count: usize, placement: Placement, now: u64) -> Result<Span, AllocError> {
+fn claim_span_slow(
+  count: usize,
+  placement: Placement,
+  now: u64,
+) -> Result<Span, AllocError> {
   let _grow = GROW.lock();
   // Another thread may have added an arena while we waited.
-  if let Some(span) = arenas().find_map(|arena| arena.claim(count, placement, now)) {
+  if let Some(span) =
+    arenas().find_map(|arena| arena.claim(count, placement, now))
+  {
     return Ok(span);
   }
   let index = ARENA_COUNT.load(Ordering::Relaxed);
@@ -188,7 +206,9 @@ fn claim_span_slow(count: usize, placement: Placement, now: u64) -> Result<Span,
   mark_granules(arena.start().addr().get(), ARENA_SIZE, GRANULE_OWNED);
   ARENAS[index].store(NonNull::from(arena).as_ptr(), Ordering::Release);
   ARENA_COUNT.store(index + 1, Ordering::Release);
-  arena.claim(count, placement, now).ok_or(AllocError::OutOfMemory)
+  arena
+    .claim(count, placement, now)
+    .ok_or(AllocError::OutOfMemory)
 }
 
 /// Gives back the `count` segments at `start`.
@@ -245,8 +265,14 @@ pub(crate) fn block_offset(align: usize) -> usize {
 }
 
 fn huge_layout(size: usize, align: usize) -> Option<HugeLayout> {
-  let offset = if align > SEGMENT_SIZE { align } else { block_offset(align) };
-  let reserve = size.checked_add(offset)?.checked_next_multiple_of(ARENA_SIZE)?;
+  let offset = if align > SEGMENT_SIZE {
+    align
+  } else {
+    block_offset(align)
+  };
+  let reserve = size
+    .checked_add(offset)?
+    .checked_next_multiple_of(ARENA_SIZE)?;
   Some(HugeLayout {
     reserve: NonZeroUsize::new(reserve)?,
     align: NonZeroUsize::new(align.max(ARENA_SIZE))?,
@@ -256,7 +282,10 @@ fn huge_layout(size: usize, align: usize) -> Option<HugeLayout> {
 
 /// Maps a huge block of `size` bytes aligned to `align`; returns its
 /// header (zeroed memory follows).
-pub(crate) fn map_huge<'seg>(size: usize, align: usize) -> Result<&'seg Segment, AllocError> {
+pub(crate) fn map_huge<'seg>(
+  size: usize,
+  align: usize,
+) -> Result<&'seg Segment, AllocError> {
   let layout = huge_layout(size, align).ok_or(AllocError::OutOfMemory)?;
   let region = MAPPER
     .map_aligned(layout.reserve, layout.align)
@@ -266,7 +295,8 @@ pub(crate) fn map_huge<'seg>(size: usize, align: usize) -> Result<&'seg Segment,
   // SAFETY: `offset - from_header` is 0 or `align - SEGMENT_SIZE`, inside
   // the reservation.
   let header = unsafe { base.byte_add(layout.offset - from_header) };
-  let usable = (layout.offset + size).next_multiple_of(page_size()) - layout.offset;
+  let usable =
+    (layout.offset + size).next_multiple_of(page_size()) - layout.offset;
   mark_granules(base.addr().get(), layout.reserve.get(), GRANULE_OWNED);
   GLOBAL.add(Counter::Mapped, layout.reserve.get());
   GLOBAL.add(Counter::Committed, usable);
@@ -286,7 +316,11 @@ pub(crate) fn map_huge<'seg>(size: usize, align: usize) -> Result<&'seg Segment,
 /// Distance from a huge block's header to the block, given the block's
 /// offset in its reservation.
 fn block_offset_from_header(offset: usize) -> usize {
-  if offset > SEGMENT_SIZE { SEGMENT_SIZE } else { offset }
+  if offset > SEGMENT_SIZE {
+    SEGMENT_SIZE
+  } else {
+    offset
+  }
 }
 
 /// Unmaps the huge block whose header is `segment`.
@@ -308,4 +342,3 @@ pub(crate) unsafe fn unmap_huge(segment: &Segment) {
     debug_assert!(unmapped.is_ok(), "a huge reservation unmaps");
   }
 }
-

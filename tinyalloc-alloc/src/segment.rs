@@ -31,7 +31,9 @@ use crate::config::SEGMENT_MASK;
 use crate::fault::Fault;
 use crate::heap::Heap;
 use crate::manager::{owns, secret};
-use crate::sync::{AtomicBool, AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{
+  AtomicBool, AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering,
+};
 
 /// What a segment header describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,10 +49,11 @@ pub(crate) enum Kind {
   Released = 4,
 }
 
-/// A free block: its first word links to the next free block.
+/// A free block: its first word links to the next free block (read and
+/// written through `next_of` and `set_next` only).
 #[repr(C)]
 pub(crate) struct Block {
-  next: Option<NonNull<Block>>,
+  _next: Option<NonNull<Block>>,
 }
 
 /// Reads the successor of a free block.
@@ -60,7 +63,7 @@ pub(crate) struct Block {
 #[inline]
 pub(crate) unsafe fn next_of(block: NonNull<Block>) -> Option<NonNull<Block>> {
   // SAFETY: the caller guarantees the block is free and its link written.
-  unsafe { ptr::addr_of!((*block.as_ptr()).next).read() }
+  unsafe { block.cast::<Option<NonNull<Block>>>().read() }
 }
 
 /// Writes the successor of a free block.
@@ -68,9 +71,12 @@ pub(crate) unsafe fn next_of(block: NonNull<Block>) -> Option<NonNull<Block>> {
 /// # Safety
 /// `block` is a block of ours that nobody else reads or writes now.
 #[inline]
-pub(crate) unsafe fn set_next(block: NonNull<Block>, next: Option<NonNull<Block>>) {
+pub(crate) unsafe fn set_next(
+  block: NonNull<Block>,
+  next: Option<NonNull<Block>>,
+) {
   // SAFETY: the caller owns the block's memory.
-  unsafe { ptr::addr_of_mut!((*block.as_ptr()).next).write(next) }
+  unsafe { block.cast::<Option<NonNull<Block>>>().write(next) }
 }
 
 /// The field other threads write, kept off the owner's cache lines.
@@ -154,7 +160,10 @@ impl Segment {
   ///
   /// # Safety
   /// `start` is segment-aligned, writable, and not in use by anyone.
-  unsafe fn write_header<'seg>(start: NonNull<u8>, kind: Kind) -> &'seg Segment {
+  unsafe fn write_header<'seg>(
+    start: NonNull<u8>,
+    kind: Kind,
+  ) -> &'seg Segment {
     let header = Segment {
       cookie: AtomicUsize::new(start.addr().get() ^ secret()),
       kind: AtomicU8::new(kind as u8),
@@ -169,7 +178,9 @@ impl Segment {
       base: Cell::new(start.addr().get()),
       usable: Cell::new(0),
       block_offset: Cell::new(0),
-      remote: Remote { thread_free: AtomicPtr::new(ptr::null_mut()) },
+      remote: Remote {
+        thread_free: AtomicPtr::new(ptr::null_mut()),
+      },
     };
     let segment = start.cast::<Segment>();
     // SAFETY: the caller gives us the memory at `start`.
@@ -327,7 +338,9 @@ impl Segment {
     let words = bitmap_words(self.class().size());
     // SAFETY: `words` words lie between the header and the block area, and
     // are only ever accessed atomically.
-    unsafe { NonNull::slice_from_raw_parts(self.bitmap_start(), words).as_ref() }
+    unsafe {
+      NonNull::slice_from_raw_parts(self.bitmap_start(), words).as_ref()
+    }
   }
 
   /// The allocated-bit word and mask of block `index`.
@@ -335,7 +348,9 @@ impl Segment {
   fn bit(&self, index: usize) -> (&AtomicU64, u64) {
     // SAFETY: `index` is a block index of this segment, so its word lies in
     // the bitmap.
-    let word = unsafe { self.bitmap_start().add(index / WORD_BITS).as_ref() };
+    let word = unsafe { self.bitmap_start().add(index / WORD_BITS) };
+    // SAFETY: bitmap words are only ever accessed atomically.
+    let word = unsafe { word.as_ref() };
     (word, 1 << (index % WORD_BITS))
   }
 
@@ -350,7 +365,10 @@ impl Segment {
   /// Index of the block `pointer` starts, or the fault it would be to free
   /// it.
   #[inline]
-  pub(crate) fn block_index(&self, pointer: NonNull<u8>) -> Result<usize, Fault> {
+  pub(crate) fn block_index(
+    &self,
+    pointer: NonNull<u8>,
+  ) -> Result<usize, Fault> {
     let class = self.class();
     let offset = pointer
       .addr()
@@ -386,7 +404,9 @@ impl Segment {
     self.used.set(self.used.get() + 1);
     let pointer = block.cast::<u8>();
     let index = self.class().index_of(
-      pointer.addr().get() - self.start().addr().get() - self.class().area_offset(),
+      pointer.addr().get()
+        - self.start().addr().get()
+        - self.class().area_offset(),
     );
     self.toggle(index);
     Some(pointer)
@@ -454,14 +474,19 @@ impl Segment {
   /// Moves the blocks other threads freed to the owner's free list.
   /// Returns the fault and address of a block found freed twice.
   pub(crate) fn collect(&self) -> Result<(), (Fault, usize)> {
-    let taken = self.remote.thread_free.swap(ptr::null_mut(), Ordering::Acquire);
+    let taken = self
+      .remote
+      .thread_free
+      .swap(ptr::null_mut(), Ordering::Acquire);
     let mut cursor = NonNull::new(taken);
     while let Some(block) = cursor {
       // SAFETY: the swap handed us the list; its links were written before
       // the release pushes that published them.
       cursor = unsafe { next_of(block) };
       let pointer = block.cast::<u8>();
-      let index = self.block_index(pointer).map_err(|fault| (fault, pointer.addr().get()))?;
+      let index = self
+        .block_index(pointer)
+        .map_err(|fault| (fault, pointer.addr().get()))?;
       self
         .push_local(pointer, index)
         .map_err(|fault| (fault, pointer.addr().get()))?;

@@ -109,7 +109,12 @@ pub(crate) struct StatsBuilder {
 
 impl StatsBuilder {
   /// Adds the small-block counts of one heap.
-  pub(crate) fn add_small(&mut self, class_size: usize, allocations: u64, frees: u64) {
+  pub(crate) fn add_small(
+    &mut self,
+    class_size: usize,
+    allocations: u64,
+    frees: u64,
+  ) {
     self.allocated_bytes += allocations * class_size as u64;
     self.freed_bytes += frees * class_size as u64;
     self.stats.allocations += allocations;
@@ -128,7 +133,8 @@ impl StatsBuilder {
     let stats = &mut self.stats;
     stats.live_bytes = small_live + GLOBAL.get(Counter::LargeLive);
     stats.allocations += GLOBAL.get(Counter::LargeAllocs) as u64;
-    stats.frees += (GLOBAL.get(Counter::LargeFrees) + GLOBAL.get(Counter::OrphanFrees)) as u64;
+    stats.frees += (GLOBAL.get(Counter::LargeFrees)
+      + GLOBAL.get(Counter::OrphanFrees)) as u64;
     stats.cross_thread_frees += GLOBAL.get(Counter::OrphanCrossFrees) as u64;
     stats.mapped_bytes = GLOBAL.get(Counter::Mapped);
     stats.committed_bytes = GLOBAL.get(Counter::Committed);

@@ -1,0 +1,89 @@
+extern crate std;
+
+use core::slice;
+
+use super::*;
+use crate::config::SEGMENT_SIZE;
+use crate::manager::init;
+
+fn arena<'arena>() -> &'arena Arena {
+  init();
+  Arena::create().expect("an arena maps")
+}
+
+fn offset_of(arena: &Arena, span: &Span) -> usize {
+  span.start.addr().get() - arena.start().addr().get()
+}
+
+#[test]
+fn fresh_spans_are_zeroed_segment_aligned_and_past_the_header() {
+  let arena = arena();
+  let span = arena.claim(3, Placement::ANY, 1).unwrap();
+  assert!(span.zeroed);
+  assert_eq!(offset_of(arena, &span), HEADER_SEGMENTS * SEGMENT_SIZE);
+  let next = arena.claim(1, Placement::ANY, 1).unwrap();
+  assert_eq!(
+    offset_of(arena, &next),
+    (HEADER_SEGMENTS + 3) * SEGMENT_SIZE
+  );
+  assert_eq!(arena.in_use(), HEADER_SEGMENTS + 4);
+}
+
+#[test]
+fn placement_puts_the_aligned_point_one_segment_in() {
+  let arena = arena();
+  let placement = Placement { align: 8, lead: 1 };
+  let span = arena.claim(2, placement, 1).unwrap();
+  let aligned = offset_of(arena, &span) + SEGMENT_SIZE;
+  assert_eq!(aligned % (8 * SEGMENT_SIZE), 0);
+}
+
+#[test]
+fn released_spans_are_reused_dirty_until_purged() {
+  let arena = arena();
+  // Keeps the arena from becoming empty, which would purge at once.
+  let _keep = arena.claim(1, Placement::ANY, 1).unwrap();
+  let span = arena.claim(2, Placement::ANY, 1).unwrap();
+  // SAFETY: the span is ours.
+  unsafe { span.start.as_ptr().write_bytes(0xEE, 2 * SEGMENT_SIZE) };
+  arena.release(span.start, 2, 1);
+  let again = arena.claim(2, Placement::ANY, 1).unwrap();
+  assert_eq!(again.start, span.start);
+  assert!(!again.zeroed, "written memory is not reported zero");
+  arena.release(again.start, 2, 1);
+  arena.purge_now();
+  let purged = arena.claim(2, Placement::ANY, 1).unwrap();
+  assert!(purged.zeroed);
+  // SAFETY: the span is ours and mapped.
+  let bytes =
+    unsafe { slice::from_raw_parts(purged.start.as_ptr(), 2 * SEGMENT_SIZE) };
+  assert!(
+    bytes.iter().all(|&byte| byte == 0),
+    "purged pages read zero"
+  );
+}
+
+#[test]
+fn spans_grow_into_free_neighbours_only() {
+  let arena = arena();
+  let span = arena.claim(1, Placement::ANY, 1).unwrap();
+  assert!(arena.try_grow(span.start, 1, 3));
+  let blocker = arena.claim(1, Placement::ANY, 1).unwrap();
+  assert_eq!(
+    offset_of(arena, &blocker),
+    offset_of(arena, &span) + 3 * SEGMENT_SIZE
+  );
+  assert!(!arena.try_grow(span.start, 3, 4));
+  assert!(!arena.try_grow(span.start, 3, SEGMENTS_PER_ARENA));
+}
+
+#[test]
+fn a_full_arena_refuses_and_recovers() {
+  let arena = arena();
+  let all = SEGMENTS_PER_ARENA - HEADER_SEGMENTS;
+  let span = arena.claim(all, Placement::ANY, 1).unwrap();
+  assert!(arena.claim(1, Placement::ANY, 1).is_none());
+  arena.release(span.start, all, 1);
+  assert_eq!(arena.in_use(), HEADER_SEGMENTS);
+  assert!(arena.claim(all, Placement::ANY, 1).is_some());
+}

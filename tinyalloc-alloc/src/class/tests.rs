@@ -1,0 +1,153 @@
+extern crate std;
+
+use std::format;
+use std::string::String;
+
+use super::*;
+use crate::config::MIN_BLOCKS_PER_SEGMENT;
+
+/// The worst internal waste any class may have beyond `MIN_ALIGN`
+/// rounding: one eighth, as a fraction of the block size.
+const MAX_INTERNAL_WASTE: f64 = 0.125;
+/// The worst share of a segment lost to its header, bitmap, alignment
+/// padding and tail.
+const MAX_SEGMENT_OVERHEAD: f64 = 0.0625;
+
+/// The smallest request served by each class, rounded up to `MIN_ALIGN`.
+fn smallest_request(index: usize) -> usize {
+  if index == 0 {
+    return MIN_ALIGN;
+  }
+  (CLASSES[index - 1].size() + 1).next_multiple_of(MIN_ALIGN)
+}
+
+fn internal_waste(index: usize) -> f64 {
+  let size = CLASSES[index].size();
+  (size - smallest_request(index)) as f64 / size as f64
+}
+
+fn segment_overhead(class: &Class) -> f64 {
+  (SEGMENT_SIZE - class.blocks() * class.size()) as f64 / SEGMENT_SIZE as f64
+}
+
+#[test]
+fn sizes_increase_in_min_align_steps_up_to_small_max() {
+  assert_eq!(CLASSES[0].size(), MIN_ALIGN);
+  assert_eq!(CLASSES[CLASS_COUNT - 1].size(), SMALL_MAX);
+  for pair in CLASSES.windows(2) {
+    assert!(pair[0].size() < pair[1].size());
+    assert_eq!(pair[1].size() % MIN_ALIGN, 0);
+  }
+}
+
+#[test]
+fn lookup_gives_the_smallest_fitting_class_for_every_size() {
+  for size in 0..=SMALL_MAX {
+    let index = class_of(size);
+    assert!(CLASSES[index].size() >= size, "class too small for {size}");
+    if index > 0 {
+      assert!(CLASSES[index - 1].size() < size, "class too big for {size}");
+    }
+  }
+}
+
+#[test]
+fn internal_waste_is_at_most_one_eighth() {
+  for index in 0..CLASS_COUNT {
+    let waste = internal_waste(index);
+    assert!(waste <= MAX_INTERNAL_WASTE, "class {index}: waste {waste}");
+  }
+}
+
+#[test]
+fn segments_hold_enough_blocks_with_little_overhead() {
+  for (index, class) in CLASSES.iter().enumerate() {
+    assert!(class.blocks() >= MIN_BLOCKS_PER_SEGMENT, "class {index}");
+    let overhead = segment_overhead(class);
+    assert!(
+      overhead <= MAX_SEGMENT_OVERHEAD,
+      "class {index}: {overhead}"
+    );
+    let header = size_of::<Segment>() + bitmap_words(class.size()) * 8;
+    assert!(
+      class.area_offset() >= header,
+      "class {index}: header overlap"
+    );
+    assert!(class.blocks() <= bitmap_words(class.size()) * WORD_BITS);
+    let end = class.area_offset() + class.blocks() * class.size();
+    assert!(end <= SEGMENT_SIZE, "class {index}: blocks overflow");
+  }
+}
+
+#[test]
+fn blocks_are_aligned_to_the_class_alignment() {
+  for class in &CLASSES {
+    assert!(class.align() >= MIN_ALIGN);
+    assert_eq!(class.size() % class.align(), 0);
+    assert_eq!(class.area_offset() % class.align(), 0);
+  }
+}
+
+#[test]
+fn reciprocal_division_is_exact_for_every_block_and_rejects_interiors() {
+  for class in &CLASSES {
+    for index in 0..class.blocks() {
+      let offset = index * class.size();
+      assert_eq!(class.index_of(offset), index);
+      let inside = class.index_of(offset + MIN_ALIGN.min(class.size() - 1));
+      assert!(
+        inside * class.size() != offset + MIN_ALIGN.min(class.size() - 1)
+      );
+    }
+  }
+}
+
+#[test]
+fn aligned_lookup_finds_aligned_classes_or_none() {
+  let mut align = MIN_ALIGN;
+  while align <= SMALL_MAX * 2 {
+    for size in [0, 1, 17, 100, 1000, 4096, SMALL_MAX] {
+      match class_of_aligned(size, align) {
+        Some(index) => {
+          let class = &CLASSES[index];
+          assert!(class.size() >= size && class.align() >= align);
+        }
+        None => assert!(
+          CLASSES
+            .iter()
+            .all(|class| class.size() < size || class.align() < align),
+          "size {size} align {align} has a class"
+        ),
+      }
+    }
+    align *= 2;
+  }
+}
+
+/// The class table as the README prints it.
+fn table_markdown() -> String {
+  let mut table = String::from(
+    "| class | block size | align | blocks/segment | worst waste | segment overhead |\n|---:|---:|---:|---:|---:|---:|\n",
+  );
+  for (index, class) in CLASSES.iter().enumerate() {
+    table += &format!(
+      "| {index} | {} | {} | {} | {:.1}% | {:.1}% |\n",
+      class.size(),
+      class.align(),
+      class.blocks(),
+      internal_waste(index) * 100.0,
+      segment_overhead(class) * 100.0,
+    );
+  }
+  table
+}
+
+#[test]
+fn readme_prints_the_current_class_table() {
+  let readme = include_str!("../../../README.md");
+  let table = table_markdown();
+  if !readme.contains(&table) {
+    std::println!("{table}");
+    panic!("README.md's size-class table is stale; the current one is above");
+  }
+}

@@ -1,0 +1,442 @@
+extern crate std;
+
+use std::boxed::Box;
+use std::collections::BTreeMap;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::thread::{self, JoinHandle};
+use std::vec::Vec;
+
+use core::slice;
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+
+use super::*;
+use crate::stats;
+
+/// Runs `body` with a heap of its own, abandoned at the end.
+fn with_heap<R>(body: impl FnOnce(&Heap) -> R) -> R {
+  let heap = Heap::acquire().expect("a heap");
+  // SAFETY: this thread owns the heap it acquired.
+  let result = body(unsafe { heap.as_ref() });
+  // SAFETY: the heap is not used after this.
+  unsafe { Heap::abandon(heap) };
+  result
+}
+
+/// Allocates from a heap the calling thread owns.
+fn alloc(heap: &Heap, size: usize) -> NonNull<u8> {
+  // SAFETY: the tests only pass heaps their thread owns.
+  unsafe { heap.malloc(size) }.expect("memory")
+}
+
+/// Frees a live block from a heap the calling thread owns.
+fn free(heap: Option<&Heap>, block: NonNull<u8>) {
+  // SAFETY: the tests free each live block once.
+  unsafe { Heap::free(heap, block) }
+}
+
+/// Resizes a live block.
+fn realloc(heap: &Heap, block: NonNull<u8>, size: usize) -> NonNull<u8> {
+  // SAFETY: the heap is the thread's; the old block is given up.
+  unsafe { heap.realloc(block, size, MIN_ALIGN) }.expect("memory")
+}
+
+/// The usable size of a live block.
+fn usable(block: NonNull<u8>) -> usize {
+  // SAFETY: the tests only ask about live blocks.
+  unsafe { Heap::usable_size(block) }
+}
+
+/// The bytes of a live block.
+fn bytes<'block>(block: NonNull<u8>, size: usize) -> &'block [u8] {
+  // SAFETY: the tests only read live blocks of at least `size` bytes.
+  unsafe { slice::from_raw_parts(block.as_ptr(), size) }
+}
+
+/// The byte a block with `seed` holds at `offset`.
+fn pattern(seed: usize, offset: usize) -> u8 {
+  (seed.wrapping_mul(31) ^ offset.wrapping_mul(7)) as u8
+}
+
+/// Offsets of a block of `size` bytes that the tests write and check: the
+/// start, every page, and the end, so huge blocks stay cheap to check.
+fn probe_offsets(size: usize) -> impl Iterator<Item = usize> {
+  let head = 0..size.min(256);
+  let pages = (256..size).step_by(4096);
+  let tail = size.saturating_sub(64).max(256.min(size))..size;
+  head.chain(pages).chain(tail)
+}
+
+fn fill(block: NonNull<u8>, size: usize, seed: usize) {
+  for offset in probe_offsets(size) {
+    // SAFETY: `offset < size`, inside the block.
+    let byte = unsafe { block.byte_add(offset) };
+    // SAFETY: the block is live and ours.
+    unsafe { byte.write(pattern(seed, offset)) };
+  }
+}
+
+fn check(block: NonNull<u8>, size: usize, seed: usize) {
+  check_prefix(block, size, size, seed);
+}
+
+/// Checks the probes of a block written with `written` bytes that lie in
+/// its first `prefix` bytes.
+fn check_prefix(
+  block: NonNull<u8>,
+  written: usize,
+  prefix: usize,
+  seed: usize,
+) {
+  for offset in probe_offsets(written).filter(|&offset| offset < prefix) {
+    let byte = bytes(block, offset + 1)[offset];
+    assert_eq!(
+      byte,
+      pattern(seed, offset),
+      "block {block:?} offset {offset}"
+    );
+  }
+}
+
+#[test]
+fn small_blocks_are_reused_after_free() {
+  with_heap(|heap| {
+    let first = alloc(heap, 40);
+    free(Some(heap), first);
+    let second = alloc(heap, 40);
+    assert_eq!(first, second);
+    assert_eq!(usable(second), 48);
+    free(Some(heap), second);
+  });
+}
+
+#[test]
+fn filling_many_segments_and_freeing_all_returns_them() {
+  const BLOCKS: usize = 20_000;
+  with_heap(|heap| {
+    let before = stats().segments();
+    let blocks: Vec<_> = (0..BLOCKS)
+      // SAFETY: the heap is ours.
+      .map(|index| unsafe { heap.malloc(100) }.map(|block| (block, index)).unwrap())
+      .collect();
+    for &(block, seed) in &blocks {
+      fill(block, 100, seed);
+    }
+    assert!(stats().segments() >= before + BLOCKS * 112 / SEGMENT_SIZE);
+    for &(block, seed) in &blocks {
+      check(block, 100, seed);
+      // SAFETY: each block is freed once.
+      unsafe { Heap::free(Some(heap), block) };
+    }
+    // SAFETY: the heap is ours.
+    unsafe { heap.collect() };
+  });
+}
+
+#[test]
+fn full_segments_come_back_after_remote_frees() {
+  let class_size = 2048;
+  let heap = Heap::acquire().unwrap();
+  // SAFETY: this thread owns the heap.
+  let owner = unsafe { heap.as_ref() };
+  // SAFETY: the heap is ours.
+  let blocks: Vec<usize> = (0..200)
+    .map(|_| unsafe { owner.malloc(class_size) }.unwrap().addr().get())
+    .collect();
+  let freed = blocks.clone();
+  thread::spawn(move || {
+    for address in freed {
+      // SAFETY: each block is freed once, from a thread without a heap.
+      unsafe { Heap::free(None, NonNull::new(address as *mut u8).unwrap()) };
+    }
+  })
+  .join()
+  .unwrap();
+  // Every segment got remote frees: the next allocations reuse them all
+  // before any new segment is needed (the current segment may first hand
+  // out its uncarved tail).
+  let tail = class(class_of(class_size)).blocks();
+  // SAFETY: the heap is ours.
+  let again: Vec<usize> = (0..200 + tail)
+    .map(|_| unsafe { owner.malloc(class_size) }.unwrap().addr().get())
+    .collect();
+  let reused = again
+    .iter()
+    .filter(|address| blocks.contains(address))
+    .count();
+  assert_eq!(reused, 200, "remotely freed blocks are reused");
+  for address in again {
+    // SAFETY: each block is freed once.
+    unsafe {
+      Heap::free(Some(owner), NonNull::new(address as *mut u8).unwrap())
+    };
+  }
+  // SAFETY: not used after this.
+  unsafe { Heap::abandon(heap) };
+}
+
+#[test]
+fn frees_into_an_abandoned_heap_release_its_segments() {
+  const BLOCKS: usize = 5000;
+  const SIZE: usize = 512;
+  let (blocks, heap_address) = thread::spawn(|| {
+    with_heap(|heap| {
+      // SAFETY: the heap is ours.
+      let blocks: Vec<usize> = (0..BLOCKS)
+        .map(|_| unsafe { heap.malloc(SIZE) }.unwrap().addr().get())
+        .collect();
+      (blocks, heap as *const Heap as usize)
+    })
+  })
+  .join()
+  .unwrap();
+  // Holding the pool keeps other tests from adopting the heap meanwhile.
+  let pool = POOL.lock();
+  // SAFETY: heaps live forever.
+  let heap = unsafe { &*(heap_address as *const Heap) };
+  assert!(heap.abandoned.load(Ordering::Relaxed));
+  for address in blocks {
+    // SAFETY: each block is freed once.
+    unsafe { Heap::free(None, NonNull::new(address as *mut u8).unwrap()) };
+  }
+  assert!(heap.try_lock(), "no one else acts on the abandoned heap");
+  // SAFETY: holding the lock of an abandoned heap makes us its owner.
+  let queue = unsafe { heap.queue(class_of(SIZE)) };
+  assert!(queue.full.is_empty());
+  assert!(queue.partial.len() <= 1, "empty segments went back");
+  // SAFETY: queued segments are live.
+  let used = |segment: NonNull<Segment>| unsafe { segment.as_ref() }.used();
+  assert!(queue.partial.iter().all(|segment| used(segment) == 0));
+  heap.unlock();
+  drop(pool);
+}
+
+#[test]
+fn large_blocks_resize_in_place_and_report_usable_size() {
+  with_heap(|heap| {
+    let block = alloc(heap, 100_000);
+    fill(block, 100_000, 7);
+    assert!(usable(block) >= 100_000);
+    let grown = realloc(heap, block, 300_000);
+    check(grown, 100_000, 7);
+    let shrunk = realloc(heap, grown, 20_000);
+    assert_eq!(shrunk, grown, "a large block shrinks in place");
+    check_prefix(shrunk, 100_000, 20_000, 7);
+    let small = realloc(heap, shrunk, 100);
+    check_prefix(small, 100_000, 100, 7);
+    assert_eq!(usable(small), 112);
+    free(Some(heap), small);
+  });
+}
+
+#[test]
+fn zeroed_allocations_read_zero_even_after_reuse() {
+  with_heap(|heap| {
+    for size in [24, 3000, 70_000, 5 << 20] {
+      let dirty = alloc(heap, size);
+      // SAFETY: the block has `size` writable bytes.
+      unsafe { dirty.write_bytes(0xFF, size) };
+      free(Some(heap), dirty);
+      // SAFETY: the heap is ours.
+      let block = unsafe { heap.malloc_zeroed(size, MIN_ALIGN) }.unwrap();
+      assert!(
+        bytes(block, size).iter().all(|&byte| byte == 0),
+        "size {size}"
+      );
+      free(Some(heap), block);
+    }
+  });
+}
+
+/// One step of the model test.
+#[derive(Debug, Clone)]
+enum Op {
+  Alloc {
+    size: usize,
+    align_shift: u32,
+    thread: usize,
+  },
+  Free {
+    pick: usize,
+    thread: usize,
+  },
+  Realloc {
+    pick: usize,
+    size: usize,
+    thread: usize,
+  },
+}
+
+/// Worker threads of the model test.
+const THREADS: usize = 3;
+/// Largest alignment the model test asks for, as a shift: 64 KiB.
+const MAX_ALIGN_SHIFT: u32 = 16;
+
+fn size_strategy() -> impl Strategy<Value = usize> {
+  prop_oneof![
+    8 => 0usize..256,
+    4 => 256usize..=SMALL_MAX,
+    2 => SMALL_MAX..400_000,
+    1 => 400_000usize..(4 << 20),
+  ]
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+  prop_oneof![
+    4 => (size_strategy(), 0..=MAX_ALIGN_SHIFT, 0..THREADS)
+      .prop_map(|(size, align_shift, thread)| Op::Alloc { size, align_shift, thread }),
+    3 => (any::<usize>(), 0..THREADS).prop_map(|(pick, thread)| Op::Free { pick, thread }),
+    2 => (any::<usize>(), size_strategy(), 0..THREADS)
+      .prop_map(|(pick, size, thread)| Op::Realloc { pick, size, thread }),
+  ]
+}
+
+/// A live block of the model.
+#[derive(Debug, Clone, Copy)]
+struct Live {
+  address: usize,
+  size: usize,
+  align: usize,
+  seed: usize,
+}
+
+type Job = Box<dyn FnOnce(&Heap) -> usize + Send>;
+
+/// A thread with a heap of its own that runs jobs on request.
+struct Worker {
+  jobs: Sender<Job>,
+  results: Receiver<usize>,
+  handle: JoinHandle<()>,
+}
+
+impl Worker {
+  fn spawn() -> Self {
+    let (jobs, job_rx) = channel::<Job>();
+    let (result_tx, results) = channel();
+    let handle = thread::spawn(move || {
+      with_heap(|heap| {
+        for job in job_rx {
+          result_tx.send(job(heap)).unwrap();
+        }
+      })
+    });
+    Self {
+      jobs,
+      results,
+      handle,
+    }
+  }
+
+  fn run(&self, job: impl FnOnce(&Heap) -> usize + Send + 'static) -> usize {
+    self.jobs.send(Box::new(job)).unwrap();
+    self.results.recv().unwrap()
+  }
+}
+
+fn pointer(address: usize) -> NonNull<u8> {
+  NonNull::new(address as *mut u8).unwrap()
+}
+
+fn check_no_overlap(live: &[Live]) {
+  let mut sorted: BTreeMap<usize, usize> = BTreeMap::new();
+  for block in live {
+    sorted.insert(block.address, block.size.max(1));
+  }
+  assert_eq!(sorted.len(), live.len(), "two live blocks share an address");
+  let mut end = 0;
+  for (&address, &size) in &sorted {
+    assert!(address >= end, "live blocks overlap at {address:#x}");
+    end = address + size;
+  }
+}
+
+fn apply(workers: &[Worker], live: &mut Vec<Live>, op: Op, seed: usize) {
+  match op {
+    Op::Alloc {
+      size,
+      align_shift,
+      thread,
+    } => {
+      let align = 1usize << align_shift;
+      let address = workers[thread].run(move |heap| {
+        // SAFETY: the worker owns its heap.
+        let block = unsafe { heap.malloc_aligned(size, align) }.unwrap();
+        fill(block, size, seed);
+        block.addr().get()
+      });
+      live.push(Live {
+        address,
+        size,
+        align,
+        seed,
+      });
+    }
+    Op::Free { pick, thread } if !live.is_empty() => {
+      let block = live.swap_remove(pick % live.len());
+      workers[thread].run(move |heap| {
+        check(pointer(block.address), block.size, block.seed);
+        // SAFETY: the model frees each block once.
+        unsafe { Heap::free(Some(heap), pointer(block.address)) };
+        0
+      });
+    }
+    Op::Realloc { pick, size, thread } if !live.is_empty() => {
+      let index = pick % live.len();
+      let old = live[index];
+      let address = workers[thread].run(move |heap| {
+        // SAFETY: the worker owns its heap; the old block is given up.
+        let block =
+          unsafe { heap.realloc(pointer(old.address), size, old.align) }
+            .unwrap();
+        check_prefix(block, old.size, size, old.seed);
+        fill(block, size, old.seed);
+        block.addr().get()
+      });
+      live[index] = Live {
+        address,
+        size,
+        ..old
+      };
+    }
+    _ => {}
+  }
+}
+
+fn check_live(live: &[Live]) {
+  check_no_overlap(live);
+  for block in live {
+    assert_eq!(block.address % block.align, 0, "misaligned {block:?}");
+    // SAFETY: a live block of ours.
+    let usable = unsafe { Heap::usable_size(pointer(block.address)) };
+    assert!(usable >= block.size, "usable {usable} < {block:?}");
+  }
+}
+
+proptest! {
+  #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+  #[test]
+  fn random_operations_on_several_threads_match_the_model(
+    ops in vec(op_strategy(), 1..80)
+  ) {
+    let workers: Vec<Worker> = (0..THREADS).map(|_| Worker::spawn()).collect();
+    let mut live = Vec::new();
+    for (seed, op) in ops.into_iter().enumerate() {
+      apply(&workers, &mut live, op, seed);
+      check_live(&live);
+    }
+    for (index, block) in live.drain(..).enumerate() {
+      workers[index % THREADS].run(move |heap| {
+        check(pointer(block.address), block.size, block.seed);
+        // SAFETY: each block is freed once.
+        unsafe { Heap::free(Some(heap), pointer(block.address)) };
+        0
+      });
+    }
+    for worker in workers {
+      drop(worker.jobs);
+      worker.handle.join().unwrap();
+    }
+  }
+}

@@ -1,0 +1,63 @@
+extern crate std;
+
+use core::slice;
+
+use super::*;
+use crate::config::SEGMENT_MASK;
+
+#[test]
+fn decimal_parsing_rejects_junk() {
+  assert_eq!(parse_decimal(c"0"), Some(0));
+  assert_eq!(parse_decimal(c"250"), Some(250));
+  assert_eq!(parse_decimal(c""), None);
+  assert_eq!(parse_decimal(c"12ms"), None);
+  assert_eq!(parse_decimal(c"99999999999999999999999"), None);
+}
+
+#[test]
+fn foreign_addresses_are_not_ours() {
+  init();
+  let local = 0u64;
+  assert!(!owns(&raw const local as usize));
+  assert!(!owns(usize::MAX));
+  assert!(!owns(0));
+}
+
+#[test]
+fn arena_spans_are_ours() {
+  init();
+  let span = claim_span(1, Placement::ANY).unwrap();
+  assert!(owns(span.start.addr().get()));
+  assert!(owns(span.start.addr().get() + SEGMENT_SIZE - 1));
+  release_span(span.start, 1);
+}
+
+#[test]
+fn huge_blocks_are_aligned_owned_zeroed_and_unmapped_on_free() {
+  init();
+  let mut align = 1 << 4;
+  while align <= ARENA_SIZE * 2 {
+    let segment = map_huge(3 << 20, align).unwrap();
+    let block = segment.block();
+    assert_eq!(block.addr().get() % align, 0, "align {align}");
+    assert!(owns(block.addr().get() - 1));
+    let last = block.addr().get() + (3 << 20) - 1;
+    assert!(owns(last));
+    let header = (block.addr().get() - 1) & !SEGMENT_MASK;
+    assert_eq!(header, segment.start().addr().get());
+    // SAFETY: the block has 3 MiB of fresh memory.
+    let bytes = unsafe { slice::from_raw_parts(block.as_ptr(), 3 << 20) };
+    assert!(bytes.iter().step_by(4096).all(|&byte| byte == 0));
+    // SAFETY: nothing uses the block.
+    unsafe { unmap_huge(segment) };
+    assert!(!owns(block.addr().get()));
+    align <<= 3;
+  }
+}
+
+#[test]
+fn impossible_huge_requests_fail_cleanly() {
+  init();
+  assert!(map_huge(usize::MAX - 4096, 16).is_err());
+  assert!(map_huge(1 << 62, 16).is_err());
+}

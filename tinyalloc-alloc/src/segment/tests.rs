@@ -1,0 +1,180 @@
+extern crate std;
+
+use std::collections::BTreeSet;
+use std::thread;
+use std::vec::Vec;
+
+use core::num::NonZeroUsize;
+
+use tinyalloc_sys::{Mapper, PosixMapper};
+
+use super::*;
+use crate::class::{CLASS_COUNT, class};
+use crate::config::SEGMENT_SIZE;
+use crate::manager::init;
+
+/// A segment-aligned mapping for one test segment, unmapped on drop.
+struct TestSegment {
+  memory: NonNull<[u8]>,
+}
+
+impl TestSegment {
+  fn new() -> Self {
+    init();
+    let size = NonZeroUsize::new(SEGMENT_SIZE).unwrap();
+    let memory = PosixMapper::new().map_aligned(size, size).unwrap();
+    Self { memory }
+  }
+
+  fn small<'seg>(&self, class_index: usize) -> &'seg Segment {
+    // SAFETY: the mapping is ours, segment-aligned and unused.
+    unsafe {
+      Segment::init_small(self.memory.cast(), class_index, NonNull::dangling())
+    }
+  }
+}
+
+impl Drop for TestSegment {
+  fn drop(&mut self) {
+    // SAFETY: nothing uses the segment any more.
+    unsafe { PosixMapper::new().unmap(self.memory) }.unwrap();
+  }
+}
+
+/// Pops every block of the segment, carving as needed.
+fn drain(segment: &Segment) -> Vec<NonNull<u8>> {
+  let mut blocks = Vec::new();
+  loop {
+    if let Some(block) = segment.pop() {
+      blocks.push(block);
+    } else if !segment.extend(4096) {
+      return blocks;
+    }
+  }
+}
+
+#[test]
+fn every_class_hands_out_each_block_once_aligned_and_in_bounds() {
+  let memory = TestSegment::new();
+  for index in 0..CLASS_COUNT {
+    let segment = memory.small(index);
+    let class = class(index);
+    let blocks = drain(segment);
+    assert_eq!(blocks.len(), class.blocks(), "class {index}");
+    assert_eq!(segment.used(), class.blocks());
+    let distinct: BTreeSet<usize> =
+      blocks.iter().map(|b| b.addr().get()).collect();
+    assert_eq!(distinct.len(), blocks.len());
+    let start = segment.start().addr().get();
+    for block in &blocks {
+      let address = block.addr().get();
+      assert_eq!(address % class.align(), 0);
+      assert!(address >= start + class.area_offset());
+      assert!(address + class.size() <= start + SEGMENT_SIZE);
+      let index = segment.block_index(*block).unwrap();
+      assert!(segment.is_allocated(index));
+    }
+  }
+}
+
+#[test]
+fn local_free_then_reuse_and_double_free_is_refused() {
+  let memory = TestSegment::new();
+  let segment = memory.small(3);
+  segment.extend(4096);
+  let block = segment.pop().unwrap();
+  let index = segment.block_index(block).unwrap();
+  assert_eq!(segment.push_local(block, index), Ok(()));
+  assert_eq!(segment.used(), 0);
+  assert!(!segment.is_allocated(index));
+  assert_eq!(segment.push_local(block, index), Err(Fault::DoubleFree));
+  assert_eq!(
+    segment.pop(),
+    Some(block),
+    "the last freed block comes first"
+  );
+}
+
+#[test]
+fn interior_and_out_of_range_pointers_are_not_blocks() {
+  let memory = TestSegment::new();
+  let segment = memory.small(5);
+  segment.extend(4096);
+  let block = segment.pop().unwrap();
+  // SAFETY: inside the same block.
+  let interior = unsafe { block.byte_add(MIN_INTERIOR) };
+  assert_eq!(segment.block_index(interior), Err(Fault::NotABlock));
+  let header = segment.start();
+  assert_eq!(segment.block_index(header), Err(Fault::NotABlock));
+  // SAFETY: the last byte of the segment mapping.
+  let end = unsafe { header.byte_add(SEGMENT_SIZE - 1) };
+  assert_eq!(segment.block_index(end), Err(Fault::NotABlock));
+}
+
+/// An offset inside a block that is never a block start.
+const MIN_INTERIOR: usize = 16;
+
+#[test]
+fn remote_frees_are_collected_and_a_double_remote_free_is_caught() {
+  let memory = TestSegment::new();
+  let segment = memory.small(1);
+  let blocks = drain(segment);
+  for block in &blocks[..10] {
+    segment.push_remote(*block);
+  }
+  assert!(segment.has_thread_free());
+  assert_eq!(segment.used(), blocks.len());
+  assert_eq!(segment.collect(), Ok(()));
+  assert!(!segment.has_thread_free());
+  assert_eq!(segment.used(), blocks.len() - 10);
+  let again: BTreeSet<usize> = (0..10)
+    .map(|_| segment.pop().unwrap().addr().get())
+    .collect();
+  let freed: BTreeSet<usize> =
+    blocks[..10].iter().map(|b| b.addr().get()).collect();
+  assert_eq!(again, freed);
+  segment.push_remote(blocks[20]);
+  segment.push_remote(blocks[20]);
+  assert_eq!(
+    segment.collect(),
+    Err((Fault::DoubleFree, blocks[20].addr().get()))
+  );
+}
+
+#[test]
+fn remote_pushes_from_many_threads_all_arrive() {
+  const THREADS: usize = 4;
+  let memory = TestSegment::new();
+  let segment = memory.small(0);
+  let blocks = drain(segment);
+  let addresses: Vec<usize> = blocks.iter().map(|b| b.addr().get()).collect();
+  let header = segment.start().addr().get();
+  thread::scope(|scope| {
+    for chunk in addresses.chunks(addresses.len() / THREADS + 1) {
+      scope.spawn(move || {
+        // SAFETY: the segment outlives the scope.
+        let segment = unsafe { &*(header as *const Segment) };
+        for &address in chunk {
+          segment.push_remote(NonNull::new(address as *mut u8).unwrap());
+        }
+      });
+    }
+  });
+  assert_eq!(segment.collect(), Ok(()));
+  assert_eq!(segment.used(), 0);
+}
+
+#[test]
+fn single_headers_describe_their_block() {
+  let memory = TestSegment::new();
+  let start = memory.memory.cast::<u8>();
+  // SAFETY: the mapping is ours and unused.
+  let segment = unsafe {
+    Segment::init_single(start, Kind::Large, start.addr().get(), 1, 256, 4096)
+  };
+  assert_eq!(segment.kind(), Kind::Large);
+  assert_eq!(segment.block().addr().get(), start.addr().get() + 256);
+  assert_eq!(segment.usable(), 4096);
+  segment.release();
+  assert_eq!(segment.kind(), Kind::Released);
+}
