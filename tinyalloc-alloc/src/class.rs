@@ -94,11 +94,10 @@ const fn size_of_class(index: usize) -> usize {
   base + (base >> CLASS_STEPS_SHIFT) * (step % CLASS_STEPS + 1)
 }
 
-/// Bitmap words a segment of blocks of `size` needs, over-estimated by
-/// ignoring the header so the estimate does not depend on itself.
-pub(crate) const fn bitmap_words(size: usize) -> usize {
-  (SEGMENT_SIZE / size).div_ceil(WORD_BITS)
-}
+/// Words of a small segment's allocated bitmap: one bit per `MIN_ALIGN`
+/// granule of the segment, so a block's bit is found from its address by a
+/// shift, and only block starts can ever have their bit set.
+pub(crate) const BITMAP_WORDS: usize = SEGMENT_SIZE / MIN_ALIGN / WORD_BITS;
 
 /// Largest power of two dividing `size`.
 const fn natural_align(size: usize) -> usize {
@@ -108,7 +107,7 @@ const fn natural_align(size: usize) -> usize {
 const fn make_class(index: usize) -> Class {
   let size = size_of_class(index);
   let align = natural_align(size);
-  let header = size_of::<Segment>() + bitmap_words(size) * size_of::<u64>();
+  let header = size_of::<Segment>() + BITMAP_WORDS * size_of::<u64>();
   let area_offset = header.next_multiple_of(align);
   let blocks = (SEGMENT_SIZE - area_offset) / size;
   let recip = (1u64 << RECIP_SHIFT).div_ceil(size as u64);

@@ -464,16 +464,22 @@ impl Heap {
   /// # Safety
   /// The caller owns the heap, and `segment` is one of its segments.
   #[inline]
-  unsafe fn free_local(
-    &self,
-    segment: &Segment,
-    pointer: NonNull<u8>,
-    index: usize,
-  ) {
-    if let Err(fault) = segment.push_local(pointer, index) {
+  unsafe fn free_local(&self, segment: &Segment, pointer: NonNull<u8>) {
+    self.count_free(segment.class_index());
+    // SAFETY: forwarded from the caller.
+    unsafe { self.free_owned(segment, pointer) };
+  }
+
+  /// Gives a block back to its segment as the heap's owner (the free is
+  /// counted by the caller).
+  ///
+  /// # Safety
+  /// As [`Heap::free_local`].
+  #[inline]
+  unsafe fn free_owned(&self, segment: &Segment, pointer: NonNull<u8>) {
+    if let Err(fault) = segment.push_local(pointer) {
       fault.report(pointer.addr().get());
     }
-    bump(&self.counters.frees[segment.class_index()]);
     if segment.used() == 0 || segment.is_full() {
       // SAFETY: forwarded from the caller.
       unsafe { self.free_local_slow(segment) };
@@ -573,16 +579,12 @@ impl Heap {
     if segment.kind() != Kind::Small {
       return free_single(segment, pointer);
     }
-    let index = match segment.block_index(pointer) {
-      Ok(index) => index,
-      Err(fault) => fault.report(pointer.addr().get()),
-    };
     match heap {
       Some(heap) if ptr::eq(segment.heap(), heap) => {
         // SAFETY: the caller owns the heap, which owns the segment.
-        unsafe { heap.free_local(segment, pointer, index) }
+        unsafe { heap.free_local(segment, pointer) }
       }
-      _ => free_remote(heap, segment, pointer, index),
+      _ => free_remote(heap, segment, pointer),
     }
   }
 
@@ -678,6 +680,14 @@ impl Heap {
     Ok((segment.block(), span.zeroed))
   }
 
+  /// Counts a free of a block of class `index`.
+  #[inline]
+  fn count_free(&self, index: usize) {
+    debug_assert!(index < CLASS_COUNT, "a segment's class is a class");
+    // SAFETY: segment class indices are below `CLASS_COUNT`.
+    bump(unsafe { self.counters.frees.get_unchecked(index) });
+  }
+
   /// The heap's small-block counters, into `builder`.
   fn report(&self, builder: &mut StatsBuilder) {
     for index in 0..CLASS_COUNT {
@@ -709,10 +719,7 @@ unsafe fn live_block<'seg>(pointer: NonNull<u8>) -> (&'seg Segment, Kind) {
     .unwrap_or_else(|fault| fault.report(pointer.addr().get()));
   let kind = segment.kind();
   let valid = match kind {
-    Kind::Small => segment
-      .block_index(pointer)
-      .map(|index| segment.is_allocated(index))
-      .unwrap_or(false),
+    Kind::Small => segment.is_allocated(pointer),
     Kind::Released => false,
     _ => single_block(segment) == pointer.addr().get(),
   };
@@ -729,18 +736,13 @@ fn single_block(segment: &Segment) -> usize {
 
 /// Frees a block of a small segment owned by another heap (or by no live
 /// thread).
-fn free_remote(
-  heap: Option<&Heap>,
-  segment: &Segment,
-  pointer: NonNull<u8>,
-  index: usize,
-) {
-  if !segment.is_allocated(index) {
-    Fault::DoubleFree.report(pointer.addr().get());
+fn free_remote(heap: Option<&Heap>, segment: &Segment, pointer: NonNull<u8>) {
+  if !segment.is_allocated(pointer) {
+    segment.fault_of(pointer).report(pointer.addr().get());
   }
   match heap {
     Some(heap) => {
-      bump(&heap.counters.frees[segment.class_index()]);
+      heap.count_free(segment.class_index());
       bump(&heap.cross_frees);
     }
     None => {
@@ -752,7 +754,7 @@ fn free_remote(
   // SAFETY: a small segment always has an owning heap, live forever.
   let owner = unsafe { &*segment.heap() };
   if owner.abandoned.load(Ordering::Acquire)
-    && free_into_abandoned(owner, segment, pointer, index)
+    && free_into_abandoned(owner, segment, pointer)
   {
     return;
   }
@@ -768,7 +770,6 @@ fn free_into_abandoned(
   owner: &Heap,
   segment: &Segment,
   pointer: NonNull<u8>,
-  index: usize,
 ) -> bool {
   if !owner.try_lock() {
     return false;
@@ -777,32 +778,10 @@ fn free_into_abandoned(
   if still_abandoned {
     collect_or_report(segment);
     // SAFETY: holding the lock of an abandoned heap makes us its owner.
-    unsafe { owner.free_local_counted(segment, pointer, index) };
+    unsafe { owner.free_owned(segment, pointer) };
   }
   owner.unlock();
   still_abandoned
-}
-
-impl Heap {
-  /// [`Heap::free_local`] without counting the free (the freeing thread
-  /// counted it already).
-  ///
-  /// # Safety
-  /// As [`Heap::free_local`].
-  unsafe fn free_local_counted(
-    &self,
-    segment: &Segment,
-    pointer: NonNull<u8>,
-    index: usize,
-  ) {
-    if let Err(fault) = segment.push_local(pointer, index) {
-      fault.report(pointer.addr().get());
-    }
-    if segment.used() == 0 || segment.is_full() {
-      // SAFETY: forwarded from the caller.
-      unsafe { self.free_local_slow(segment) };
-    }
-  }
 }
 
 /// Frees a large or huge block.

@@ -26,8 +26,8 @@ use core::ptr::{self, NonNull};
 
 use tinyalloc_list::{HasLink, Link};
 
-use crate::class::{Class, WORD_BITS, bitmap_words, class};
-use crate::config::SEGMENT_MASK;
+use crate::class::{BITMAP_WORDS, Class, WORD_BITS, class};
+use crate::config::{MIN_ALIGN, MIN_ALIGN_SHIFT, SEGMENT_MASK};
 use crate::fault::Fault;
 use crate::heap::Heap;
 use crate::manager::{owns, secret};
@@ -333,25 +333,24 @@ impl Segment {
     unsafe { first.byte_add(size_of::<Segment>()) }
   }
 
-  /// The allocated bits, one per block.
+  /// The allocated bits, one per `MIN_ALIGN` granule.
   fn bitmap(&self) -> &[AtomicU64] {
-    let words = bitmap_words(self.class().size());
-    // SAFETY: `words` words lie between the header and the block area, and
-    // are only ever accessed atomically.
+    // SAFETY: `BITMAP_WORDS` words lie between the header and the block
+    // area, and are only ever accessed atomically.
     unsafe {
-      NonNull::slice_from_raw_parts(self.bitmap_start(), words).as_ref()
+      NonNull::slice_from_raw_parts(self.bitmap_start(), BITMAP_WORDS).as_ref()
     }
   }
 
-  /// The allocated-bit word and mask of block `index`.
+  /// The allocated-bit word and mask of the granule `pointer` starts.
   #[inline]
-  fn bit(&self, index: usize) -> (&AtomicU64, u64) {
-    // SAFETY: `index` is a block index of this segment, so its word lies in
-    // the bitmap.
-    let word = unsafe { self.bitmap_start().add(index / WORD_BITS) };
+  fn bit(&self, pointer: NonNull<u8>) -> (&AtomicU64, u64) {
+    let granule = (pointer.addr().get() & SEGMENT_MASK) >> MIN_ALIGN_SHIFT;
+    // SAFETY: every granule of the segment has a bit in the bitmap.
+    let word = unsafe { self.bitmap_start().add(granule / WORD_BITS) };
     // SAFETY: bitmap words are only ever accessed atomically.
     let word = unsafe { word.as_ref() };
-    (word, 1 << (index % WORD_BITS))
+    (word, 1 << (granule % WORD_BITS))
   }
 
   /// Pointer to the block with index `index`.
@@ -364,7 +363,6 @@ impl Segment {
 
   /// Index of the block `pointer` starts, or the fault it would be to free
   /// it.
-  #[inline]
   pub(crate) fn block_index(
     &self,
     pointer: NonNull<u8>,
@@ -381,17 +379,30 @@ impl Segment {
     Ok(index)
   }
 
-  /// Whether block `index` is in the program's hands.
+  /// Whether `pointer` is the start of a block in the program's hands.
+  /// Only block starts ever have their bit set, so an interior or
+  /// misaligned pointer is never allocated.
   #[inline]
-  pub(crate) fn is_allocated(&self, index: usize) -> bool {
-    let (word, mask) = self.bit(index);
-    word.load(Ordering::Relaxed) & mask != 0
+  pub(crate) fn is_allocated(&self, pointer: NonNull<u8>) -> bool {
+    let (word, mask) = self.bit(pointer);
+    pointer.addr().get() % MIN_ALIGN == 0
+      && word.load(Ordering::Relaxed) & mask != 0
   }
 
-  /// Flips block `index`'s allocated bit. Only the owner calls this.
+  /// What freeing `pointer` would be, given it is not allocated.
+  #[cold]
+  pub(crate) fn fault_of(&self, pointer: NonNull<u8>) -> Fault {
+    match self.block_index(pointer) {
+      Ok(_) => Fault::DoubleFree,
+      Err(fault) => fault,
+    }
+  }
+
+  /// Flips the allocated bit of the block at `pointer`. Only the owner
+  /// calls this.
   #[inline]
-  fn toggle(&self, index: usize) {
-    let (word, mask) = self.bit(index);
+  fn toggle(&self, pointer: NonNull<u8>) {
+    let (word, mask) = self.bit(pointer);
     word.store(word.load(Ordering::Relaxed) ^ mask, Ordering::Relaxed);
   }
 
@@ -402,28 +413,18 @@ impl Segment {
     // SAFETY: blocks on the owner's free list are free and linked.
     self.free.set(unsafe { next_of(block) });
     self.used.set(self.used.get() + 1);
-    let pointer = block.cast::<u8>();
-    let index = self.class().index_of(
-      pointer.addr().get()
-        - self.start().addr().get()
-        - self.class().area_offset(),
-    );
-    self.toggle(index);
-    Some(pointer)
+    self.toggle(block.cast());
+    Some(block.cast())
   }
 
-  /// Gives block `index` (at `pointer`) back to the owner's free list.
-  /// Returns the fault if it was not allocated.
+  /// Gives the block at `pointer` back to the owner's free list. Returns
+  /// the fault if it is not an allocated block.
   #[inline]
-  pub(crate) fn push_local(
-    &self,
-    pointer: NonNull<u8>,
-    index: usize,
-  ) -> Result<(), Fault> {
-    if !self.is_allocated(index) {
-      return Err(Fault::DoubleFree);
+  pub(crate) fn push_local(&self, pointer: NonNull<u8>) -> Result<(), Fault> {
+    if !self.is_allocated(pointer) {
+      return Err(self.fault_of(pointer));
     }
-    self.toggle(index);
+    self.toggle(pointer);
     let block = pointer.cast::<Block>();
     // SAFETY: the block was allocated and is now ours again.
     unsafe { set_next(block, self.free.get()) };
@@ -484,11 +485,8 @@ impl Segment {
       // the release pushes that published them.
       cursor = unsafe { next_of(block) };
       let pointer = block.cast::<u8>();
-      let index = self
-        .block_index(pointer)
-        .map_err(|fault| (fault, pointer.addr().get()))?;
       self
-        .push_local(pointer, index)
+        .push_local(pointer)
         .map_err(|fault| (fault, pointer.addr().get()))?;
     }
     Ok(())

@@ -68,12 +68,11 @@ fn segments_hold_enough_blocks_with_little_overhead() {
       overhead <= MAX_SEGMENT_OVERHEAD,
       "class {index}: {overhead}"
     );
-    let header = size_of::<Segment>() + bitmap_words(class.size()) * 8;
+    let header = size_of::<Segment>() + BITMAP_WORDS * size_of::<u64>();
     assert!(
       class.area_offset() >= header,
       "class {index}: header overlap"
     );
-    assert!(class.blocks() <= bitmap_words(class.size()) * WORD_BITS);
     let end = class.area_offset() + class.blocks() * class.size();
     assert!(end <= SEGMENT_SIZE, "class {index}: blocks overflow");
   }

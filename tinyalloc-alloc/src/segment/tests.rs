@@ -71,8 +71,8 @@ fn every_class_hands_out_each_block_once_aligned_and_in_bounds() {
       assert_eq!(address % class.align(), 0);
       assert!(address >= start + class.area_offset());
       assert!(address + class.size() <= start + SEGMENT_SIZE);
-      let index = segment.block_index(*block).unwrap();
-      assert!(segment.is_allocated(index));
+      assert!(segment.block_index(*block).is_ok());
+      assert!(segment.is_allocated(*block));
     }
   }
 }
@@ -83,11 +83,10 @@ fn local_free_then_reuse_and_double_free_is_refused() {
   let segment = memory.small(3);
   segment.extend(4096);
   let block = segment.pop().unwrap();
-  let index = segment.block_index(block).unwrap();
-  assert_eq!(segment.push_local(block, index), Ok(()));
+  assert_eq!(segment.push_local(block), Ok(()));
   assert_eq!(segment.used(), 0);
-  assert!(!segment.is_allocated(index));
-  assert_eq!(segment.push_local(block, index), Err(Fault::DoubleFree));
+  assert!(!segment.is_allocated(block));
+  assert_eq!(segment.push_local(block), Err(Fault::DoubleFree));
   assert_eq!(
     segment.pop(),
     Some(block),
@@ -104,6 +103,11 @@ fn interior_and_out_of_range_pointers_are_not_blocks() {
   // SAFETY: inside the same block.
   let interior = unsafe { block.byte_add(MIN_INTERIOR) };
   assert_eq!(segment.block_index(interior), Err(Fault::NotABlock));
+  assert!(!segment.is_allocated(interior));
+  assert_eq!(segment.push_local(interior), Err(Fault::NotABlock));
+  // SAFETY: inside the same block, not on a granule boundary.
+  let misaligned = unsafe { block.byte_add(1) };
+  assert_eq!(segment.push_local(misaligned), Err(Fault::NotABlock));
   let header = segment.start();
   assert_eq!(segment.block_index(header), Err(Fault::NotABlock));
   // SAFETY: the last byte of the segment mapping.
