@@ -1,22 +1,28 @@
 //! The calling thread's heap: found through a thread-local pointer, made on
 //! the first allocation, abandoned when the thread exits.
 //!
-//! The thread-local is a `Cell` of a raw pointer with a `const`
-//! initialiser and no destructor, so reaching it never allocates and it
-//! stays readable while the thread is being torn down. Exit is noticed
+//! The thread-local slot holds a pointer, has no destructor and is reached
+//! without allocating, so it stays readable while the thread is being torn
+//! down. On x86-64 Linux it is an initial-exec TLS variable (two
+//! instructions, also inside the `LD_PRELOAD` library, where Rust's own
+//! thread-locals would call `__tls_get_addr` on every access); elsewhere it
+//! is a `thread_local!` `Cell`. Exit is noticed
 //! through a pthread key, whose destructor runs after those of Rust and
 //! C++ thread-locals (which may still free memory).
 
-use core::cell::Cell;
 use core::ptr::NonNull;
 
 use spin::Once;
 use tinyalloc_alloc::{AllocError, Heap, after_fork, before_fork};
 use tinyalloc_sys::{MapError, ThreadExitKey, register_fork_handlers};
 
-thread_local! {
-  static HEAP: Cell<Option<NonNull<Heap>>> = const { Cell::new(None) };
-}
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[path = "thread/slot_x86_64.rs"]
+mod slot;
+
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+#[path = "thread/slot_generic.rs"]
+mod slot;
 
 /// The key whose destructor abandons a thread's heap.
 static EXIT_KEY: Once<Result<ThreadExitKey, MapError>> = Once::new();
@@ -26,7 +32,7 @@ static FORK_HANDLERS: Once<Result<(), MapError>> = Once::new();
 /// The calling thread's heap, if it has one.
 #[inline]
 pub(crate) fn local_heap() -> Option<&'static Heap> {
-  let heap = HEAP.with(Cell::get)?;
+  let heap = slot::get()?;
   // SAFETY: heaps live for the rest of the process.
   Some(unsafe { heap.as_ref() })
 }
@@ -46,7 +52,7 @@ fn heap_slow() -> Result<&'static Heap, AllocError> {
   let heap = Heap::acquire()?;
   // Set before anything below can allocate (a pthread key set can call
   // calloc): a nested allocation then finds this heap.
-  HEAP.with(|slot| slot.set(Some(heap)));
+  slot::set(Some(heap));
   FORK_HANDLERS.call_once(|| {
     register_fork_handlers(before_fork, after_fork_handler, after_fork_handler)
   });
@@ -70,11 +76,9 @@ fn after_fork_handler() {
 /// Abandons the exiting thread's heap.
 fn on_thread_exit(value: NonNull<u8>) {
   let heap = value.cast::<Heap>();
-  HEAP.with(|slot| {
-    if slot.get() == Some(heap) {
-      slot.set(None);
-    }
-  });
+  if slot::get() == Some(heap) {
+    slot::set(None);
+  }
   // SAFETY: the exiting thread owned the heap and, with the thread-local
   // cleared, never touches it again.
   unsafe { Heap::abandon(heap) };

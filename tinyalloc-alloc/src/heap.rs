@@ -221,8 +221,11 @@ impl Heap {
   /// The caller owns the heap.
   #[inline]
   unsafe fn current(&self, index: usize) -> Option<NonNull<Segment>> {
+    debug_assert!(index < CLASS_COUNT, "class indices come from the table");
+    // SAFETY: class indices are below `CLASS_COUNT`.
+    let queue = unsafe { self.queues.get_unchecked(index) };
     // SAFETY: forwarded from the caller; a shared read of the list head.
-    unsafe { &*self.queues[index].get() }.partial.head()
+    unsafe { &*queue.get() }.partial.head()
   }
 
   /// Allocates `size` bytes aligned to [`MIN_ALIGN`].
@@ -252,7 +255,7 @@ impl Heap {
     if let Some(segment) = unsafe { self.current(index) } {
       // SAFETY: the current segment is queued in our heap.
       if let Some(block) = unsafe { seg(segment) }.pop() {
-        bump(&self.counters.allocations[index]);
+        self.count_allocation(index);
         return Ok(block);
       }
     }
@@ -331,14 +334,14 @@ impl Heap {
   ) -> Result<NonNull<u8>, AllocError> {
     // SAFETY: forwarded from the caller.
     if let Some(block) = unsafe { self.pop_from_queue(index) } {
-      bump(&self.counters.allocations[index]);
+      self.count_allocation(index);
       return Ok(block);
     }
     // SAFETY: forwarded from the caller.
     if unsafe { self.revive_full() } {
       // SAFETY: forwarded from the caller.
       if let Some(block) = unsafe { self.pop_from_queue(index) } {
-        bump(&self.counters.allocations[index]);
+        self.count_allocation(index);
         return Ok(block);
       }
     }
@@ -346,7 +349,7 @@ impl Heap {
     let segment = unsafe { self.add_segment(index) }?;
     segment.extend(page_size());
     let block = segment.pop().ok_or(AllocError::OutOfMemory)?;
-    bump(&self.counters.allocations[index]);
+    self.count_allocation(index);
     Ok(block)
   }
 
@@ -678,6 +681,14 @@ impl Heap {
     GLOBAL.add(Counter::LargeAllocs, 1);
     GLOBAL.add(Counter::LargeLive, usable);
     Ok((segment.block(), span.zeroed))
+  }
+
+  /// Counts an allocation of a block of class `index`.
+  #[inline]
+  fn count_allocation(&self, index: usize) {
+    debug_assert!(index < CLASS_COUNT, "class indices come from the table");
+    // SAFETY: class indices are below `CLASS_COUNT`.
+    bump(unsafe { self.counters.allocations.get_unchecked(index) });
   }
 
   /// Counts a free of a block of class `index`.
