@@ -10,8 +10,8 @@ use core::ptr::{self, NonNull};
 
 use tinyalloc_alloc::{Heap, MIN_ALIGN};
 
-pub use tinyalloc_alloc::{AllocError, Stats};
 use thread::{heap, local_heap};
+pub use tinyalloc_alloc::{AllocError, Stats};
 
 /// The TinyAlloc global allocator:
 /// `#[global_allocator] static GLOBAL: TinyAlloc = TinyAlloc;`
@@ -37,13 +37,12 @@ pub fn collect() {
 /// Allocates `size` bytes aligned to `align` (a power of two).
 fn allocate(size: usize, align: usize) -> Result<NonNull<u8>, AllocError> {
   let heap = heap()?;
-  // SAFETY: the thread-local heap is owned by this thread.
-  unsafe {
-    if align <= MIN_ALIGN {
-      heap.malloc(size)
-    } else {
-      heap.malloc_aligned(size, align)
-    }
+  if align <= MIN_ALIGN {
+    // SAFETY: the thread-local heap is owned by this thread.
+    unsafe { heap.malloc(size) }
+  } else {
+    // SAFETY: the thread-local heap is owned by this thread.
+    unsafe { heap.malloc_aligned(size, align) }
   }
 }
 
