@@ -19,7 +19,9 @@ use tinyalloc_bitmap::{Bitmap, words_for_bits};
 use tinyalloc_sys::Mapper;
 
 use crate::config::{ARENA_SIZE, SEGMENT_SHIFT, SEGMENTS_PER_ARENA};
-use crate::manager::{is_spare, mapper, purge_delay, secret};
+use crate::manager::{
+  is_spare, mapper, note_purge_deadline, purge_delay, secret,
+};
 use crate::stats::{Counter, GLOBAL};
 
 /// Words of each per-arena bitmap.
@@ -247,12 +249,26 @@ impl Arena {
     true
   }
 
-  /// Purges dirty segments if the oldest has waited `delay` or `force`.
+  /// Purges dirty segments if the oldest has waited the purge delay, or
+  /// if `force`; otherwise tells the manager when they will be due.
   fn purge_if_due(&self, state: &mut State, now: u64, force: bool) {
-    let due = state.dirty_since != 0
-      && (force || now.saturating_sub(state.dirty_since) >= purge_delay());
-    if due {
+    if state.dirty_since == 0 {
+      return;
+    }
+    let deadline = state.dirty_since.saturating_add(purge_delay());
+    if force || now >= deadline {
       self.purge(state);
+    } else {
+      note_purge_deadline(deadline);
+    }
+  }
+
+  /// Purges if due, without waiting for a lock another thread holds.
+  pub(crate) fn purge_if_due_now(&self, now: u64) {
+    if let Some(mut state) = self.state.try_lock() {
+      self.purge_if_due(&mut state, now, false);
+    } else {
+      note_purge_deadline(now);
     }
   }
 

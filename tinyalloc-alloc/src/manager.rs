@@ -51,11 +51,16 @@ static ARENAS: [AtomicPtr<Arena>; MAX_ARENAS] =
   [const { AtomicPtr::new(ptr::null_mut()) }; MAX_ARENAS];
 /// Entries of `ARENAS` in use.
 static ARENA_COUNT: AtomicUsize = AtomicUsize::new(0);
+/// The earliest time (ns) an arena has dirty segments due for purging, or
+/// `NO_PURGE_DUE`.
+static PURGE_DUE: AtomicU64 = AtomicU64::new(NO_PURGE_DUE);
 /// Serialises arena creation.
 static GROW: Mutex<()> = Mutex::new(());
 
 /// Environment variable holding the purge delay in milliseconds.
 const PURGE_DELAY_VARIABLE: &CStr = c"TINYALLOC_PURGE_DELAY_MS";
+/// `PURGE_DUE` when nothing is waiting to be purged.
+const NO_PURGE_DUE: u64 = u64::MAX;
 /// The ownership map value of a granule that is ours.
 const GRANULE_OWNED: u8 = 1;
 
@@ -177,6 +182,7 @@ pub(crate) fn claim_span(
   placement: Placement,
 ) -> Result<Span, AllocError> {
   let now = now();
+  purge_due(now);
   if let Some(span) =
     arenas().find_map(|arena| arena.claim(count, placement, now))
   {
@@ -213,7 +219,25 @@ fn claim_span_slow(
 
 /// Gives back the `count` segments at `start`.
 pub(crate) fn release_span(start: NonNull<u8>, count: usize) {
-  arena_of(start).release(start, count, now());
+  let now = now();
+  arena_of(start).release(start, count, now);
+  purge_due(now);
+}
+
+/// Records that some arena has segments due for purging at `deadline`.
+pub(crate) fn note_purge_deadline(deadline: u64) {
+  PURGE_DUE.fetch_min(deadline, Ordering::Relaxed);
+}
+
+/// Purges every arena whose dirty segments are due, so freed memory goes
+/// back within the purge delay of any later slow-path operation, whichever
+/// thread or arena it concerns.
+pub(crate) fn purge_due(now: u64) {
+  if now < PURGE_DUE.load(Ordering::Relaxed) {
+    return;
+  }
+  PURGE_DUE.store(NO_PURGE_DUE, Ordering::Relaxed);
+  arenas().for_each(|arena| arena.purge_if_due_now(now));
 }
 
 /// Grows the span at `start` in place from `old` to `new` segments.

@@ -61,3 +61,20 @@ fn impossible_huge_requests_fail_cleanly() {
   assert!(map_huge(usize::MAX - 4096, 16).is_err());
   assert!(map_huge(1 << 62, 16).is_err());
 }
+
+#[test]
+fn due_purges_happen_on_any_later_operation() {
+  init();
+  let keep = claim_span(1, Placement::ANY).unwrap();
+  let span = claim_span(1, Placement::ANY).unwrap();
+  // SAFETY: the span is ours.
+  unsafe { span.start.as_ptr().write_bytes(0xAB, SEGMENT_SIZE) };
+  let purges = GLOBAL.get(Counter::Purges);
+  release_span(span.start, 1);
+  purge_due(u64::MAX - 1);
+  assert!(
+    GLOBAL.get(Counter::Purges) > purges,
+    "the dirty segment was purged"
+  );
+  release_span(keep.start, 1);
+}
