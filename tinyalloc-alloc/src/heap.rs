@@ -19,6 +19,7 @@
 mod tests;
 
 use core::cell::UnsafeCell;
+use core::hint::spin_loop;
 use core::iter::from_fn;
 use core::mem::{forget, size_of};
 use core::num::NonZeroUsize;
@@ -145,24 +146,25 @@ impl Heap {
   /// A heap for the calling thread: an abandoned one if any, else a new one.
   pub fn acquire() -> Result<NonNull<Heap>, AllocError> {
     init();
-    while let Some(heap) = POOL.lock().pop_front() {
-      // SAFETY: heaps in the pool are live for the rest of the process.
-      if unsafe { heap.as_ref() }.adopt() {
-        return Ok(heap);
+    let adopted = POOL.lock().pop_front();
+    match adopted {
+      Some(heap) => {
+        // SAFETY: heaps in the pool are live for the rest of the process.
+        unsafe { heap.as_ref() }.adopt();
+        Ok(heap)
       }
+      None => Self::create(),
     }
-    Self::create()
   }
 
-  /// Takes over an abandoned heap; false if someone holds its lock (only
-  /// after a `fork` that caught a free in the middle: then leave it).
-  fn adopt(&self) -> bool {
-    if !self.try_lock() {
-      return false;
+  /// Takes over an abandoned heap, waiting for a thread that is freeing
+  /// into it as its temporary owner.
+  fn adopt(&self) {
+    while !self.try_lock() {
+      spin_loop();
     }
     self.abandoned.store(false, Ordering::Relaxed);
     self.unlock();
-    true
   }
 
   #[cold]
@@ -502,7 +504,11 @@ impl Heap {
       // SAFETY: the flag says it is on the full list.
       unsafe { Self::move_to_partial(queue, segment) };
     }
-    if segment.used() == 0 && queue.partial.len() > 1 {
+    // An owned heap keeps one empty segment per class, so a thread that
+    // frees and allocates one block in turn does not claim a segment each
+    // time; an abandoned heap keeps none.
+    let keep = !self.abandoned.load(Ordering::Relaxed);
+    if segment.used() == 0 && (queue.partial.len() > 1 || !keep) {
       // SAFETY: forwarded from the caller; the segment is on the partial
       // list and empty.
       unsafe { Self::retire(queue, segment) };
@@ -930,6 +936,14 @@ pub(crate) fn report_all(builder: &mut StatsBuilder) {
 /// Holds the pool lock across `fork`.
 pub(crate) fn lock_for_fork() {
   forget(POOL.lock());
+}
+
+/// Frees the locks of abandoned heaps in a forked child, where the threads
+/// that held them (freeing into those heaps) no longer exist.
+pub(crate) fn reset_locks_in_child() {
+  heaps()
+    .filter(|heap| heap.abandoned.load(Ordering::Relaxed))
+    .for_each(Heap::unlock);
 }
 
 /// Releases the pool lock after `fork`.
