@@ -1,0 +1,116 @@
+//! The counters of `tinyalloc::stats()` move by exactly what a quiet
+//! single-threaded burst does (in a child process, so no other test
+//! allocates meanwhile).
+
+use std::alloc::{Layout, alloc, dealloc};
+use std::ptr::NonNull;
+
+use tinyalloc::{Stats, stats};
+
+use crate::support::{KIB, MIB};
+
+/// Small blocks in the burst.
+const SMALL_BLOCKS: usize = 1000;
+/// Sizes of the small blocks cycle below this.
+const SMALL_SIZE_SPAN: usize = 4 * KIB;
+/// Step between consecutive small sizes: odd, so every residue occurs.
+const SMALL_SIZE_STEP: usize = 37;
+/// Large blocks in the burst.
+const LARGE_BLOCKS: usize = 8;
+/// Size of each large block.
+const LARGE_SIZE: usize = MIB;
+/// Alignment of the blocks.
+const ALIGN: usize = 8;
+/// A small class wastes at most an eighth of its size; a large block at
+/// most a page, plus its rounding.
+const WASTE_DIVISOR: usize = 8;
+/// Bytes a small size may be rounded up by besides the class waste.
+const ROUNDING_SLACK: usize = 16;
+
+/// Allocates a block for each of `sizes`.
+fn allocate_all(sizes: &[usize], blocks: &mut Vec<(NonNull<u8>, Layout)>) {
+  for &size in sizes {
+    let layout = Layout::from_size_align(size, ALIGN).expect("valid layout");
+    // SAFETY: the layout has a non-zero size.
+    let block = unsafe { alloc(layout) };
+    blocks.push((NonNull::new(block).expect("allocation succeeds"), layout));
+  }
+}
+
+/// Frees every block of `blocks`.
+fn free_all(blocks: &mut Vec<(NonNull<u8>, Layout)>) {
+  for (block, layout) in blocks.drain(..) {
+    // SAFETY: allocated above with this layout, freed once.
+    unsafe { dealloc(block.as_ptr(), layout) };
+  }
+}
+
+/// The change of the allocation and free counts from `before` to `after`.
+fn count_deltas(before: &Stats, after: &Stats) -> (u64, u64) {
+  (
+    after.allocations() - before.allocations(),
+    after.frees() - before.frees(),
+  )
+}
+
+/// Asserts that live bytes grew by at least `requested` and by no more
+/// than the class waste allows.
+fn assert_live_grew(before: &Stats, after: &Stats, requested: usize) {
+  let grown = after.live_bytes() - before.live_bytes();
+  let count = SMALL_BLOCKS + LARGE_BLOCKS;
+  let bound = requested + requested / WASTE_DIVISOR + count * ROUNDING_SLACK;
+  assert!(grown >= requested, "live grew {grown} < {requested}");
+  assert!(grown <= bound, "live grew {grown} > {bound}");
+}
+
+/// Runs the burst of `sizes` and checks every counter it moves.
+fn check_burst(sizes: &[usize]) {
+  let requested: usize = sizes.iter().sum();
+  let mut blocks = Vec::with_capacity(sizes.len());
+  let start = stats();
+  allocate_all(sizes, &mut blocks);
+  let full = stats();
+  free_all(&mut blocks);
+  let end = stats();
+  let expected = sizes.len() as u64;
+  assert_eq!(count_deltas(&start, &full), (expected, 0));
+  assert_eq!(count_deltas(&start, &end), (expected, expected));
+  assert_live_grew(&start, &full, requested);
+  assert_eq!(end.live_bytes(), start.live_bytes(), "live bytes return");
+  assert!(full.mapped_bytes() >= full.committed_bytes());
+  assert!(full.segments() > 0 && full.arenas() > 0 && full.heaps() > 0);
+  assert_eq!(full.cross_thread_frees(), start.cross_thread_frees());
+}
+
+isolated_test! {
+  fn counters_move_by_exactly_a_quiet_burst() {
+    let small = (0..SMALL_BLOCKS)
+      .map(|index| 1 + (index * SMALL_SIZE_STEP) % SMALL_SIZE_SPAN);
+    let large = (0..LARGE_BLOCKS).map(|_| LARGE_SIZE);
+    let sizes: Vec<usize> = small.chain(large).collect();
+    check_burst(&sizes);
+  }
+}
+
+/// Times a large block is allocated and freed on one thread.
+const LARGE_CYCLES: usize = 50;
+/// A large block spanning a few segments.
+const REUSED_LARGE_SIZE: usize = 300 * KIB;
+/// Committed bytes the cycles may add: the block's own span and a spare
+/// one. Counting the reused span anew each time would add a span per
+/// cycle.
+const REUSE_SLACK: usize = 2 * MIB;
+
+isolated_test! {
+  fn reusing_a_freed_large_span_commits_nothing_new() {
+    let start = stats();
+    for cycle in 0..LARGE_CYCLES {
+      let block = vec![cycle as u8; REUSED_LARGE_SIZE];
+      assert_eq!(block[REUSED_LARGE_SIZE - 1], cycle as u8);
+    }
+    let end = stats();
+    assert!(end.committed_bytes() <= end.mapped_bytes(), "{end:?}");
+    let grown = end.committed_bytes().saturating_sub(start.committed_bytes());
+    assert!(grown <= REUSE_SLACK, "committed grew by {grown}: {end:?}");
+  }
+}
