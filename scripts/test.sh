@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release --features ffi
-cargo test --workspace --features ffi
+cargo test --workspace --features ffi --no-fail-fast

@@ -1,3 +1,8 @@
+//! The pieces behind the C functions. The exported functions themselves
+//! are tested through the built library by the compatibility suite
+//! (tests/compat.rs): called by name here, they would be the ones a
+//! memory checker such as valgrind puts in their place.
+
 extern crate std;
 
 use std::slice;
@@ -5,6 +10,7 @@ use std::vec::Vec;
 
 use libc::{__errno_location, EINVAL, ENOMEM, c_void};
 
+use super::failure::{Failure, into_c, into_status};
 use super::report::{Line, counter_line};
 use super::*;
 
@@ -12,6 +18,8 @@ use super::*;
 const SIZES: [usize; 8] = [0, 1, 17, 1000, 8192, 100_000, 3 << 20, 40 << 20];
 /// Byte written over blocks to check that contents survive.
 const FILL: u8 = 0xa5;
+/// An errno value no call sets, to see that one was left alone.
+const UNTOUCHED: i32 = 1234;
 
 fn errno() -> i32 {
   // SAFETY: no pre-conditions; this thread's errno slot.
@@ -20,11 +28,25 @@ fn errno() -> i32 {
   unsafe { *slot }
 }
 
-fn clear_errno() {
+fn set_errno(value: i32) {
   // SAFETY: no pre-conditions; this thread's errno slot.
   let slot = unsafe { __errno_location() };
   // SAFETY: valid for the life of the thread.
-  unsafe { slot.write(0) };
+  unsafe { slot.write(value) };
+}
+
+/// The `len` bytes at `block`.
+///
+/// # Safety
+/// `block` has `len` initialised bytes, unchanged while the slice lives.
+unsafe fn bytes<'block>(block: NonNull<u8>, len: usize) -> &'block [u8] {
+  // SAFETY: forwarded from the caller.
+  unsafe { slice::from_raw_parts(block.as_ptr(), len) }
+}
+
+fn release(block: NonNull<u8>) {
+  // SAFETY: the tests give up blocks they allocated, once.
+  unsafe { deallocate(block) };
 }
 
 #[test]
@@ -59,98 +81,100 @@ fn posix_alignments_are_power_of_two_pointer_multiples() {
 fn page_rounding_gives_at_least_one_page_and_fails_on_overflow() {
   let page = page_size();
   assert_eq!(page_rounded(0), Ok(page));
+  assert_eq!(page_rounded(page), Ok(page));
   assert_eq!(page_rounded(page + 1), Ok(2 * page));
   assert_eq!(page_rounded(usize::MAX), Err(Failure::OutOfMemory));
 }
 
 #[test]
-fn malloc_realloc_free_keep_contents_and_alignment() {
+fn blocks_are_aligned_and_keep_contents_through_resizes() {
   let mut blocks = Vec::new();
   for size in SIZES {
-    // SAFETY: plain C calls on blocks we own.
-    let block = unsafe { malloc(size) }.cast::<u8>();
-    assert!(!block.is_null());
-    assert_eq!(block.addr() % MIN_ALIGN, 0);
+    let block = aligned(size, MIN_ALIGN).expect("memory for the test");
+    assert_eq!(block.addr().get() % MIN_ALIGN, 0);
     // SAFETY: the block is live.
-    assert!(unsafe { malloc_usable_size(block.cast()) } >= size);
+    assert!(unsafe { Heap::usable_size(block) } >= size);
     // SAFETY: the block has `size` bytes.
     unsafe { block.write_bytes(FILL, size) };
     blocks.push((block, size));
   }
   for (block, size) in blocks {
-    let grown = size * 2 + 1;
-    // SAFETY: the block is live; it is given up on success.
-    let moved = unsafe { realloc(block.cast(), grown) }.cast::<u8>();
-    assert!(!moved.is_null());
+    // SAFETY: the block is ours; it is given up on success.
+    let moved = unsafe { resize(block, size * 2 + 1) }.expect("memory");
     // SAFETY: the first `size` bytes were filled.
-    let kept = unsafe { slice::from_raw_parts(moved, size) };
-    assert!(kept.iter().all(|&byte| byte == FILL));
-    // SAFETY: the block is live.
-    unsafe { free(moved.cast()) };
+    assert!(
+      unsafe { bytes(moved, size) }
+        .iter()
+        .all(|&byte| byte == FILL)
+    );
+    release(moved);
   }
 }
 
 #[test]
-fn failures_set_errno_and_return_null() {
-  clear_errno();
-  // SAFETY: plain C calls.
-  assert!(unsafe { malloc(usize::MAX) }.is_null());
-  assert_eq!(errno(), ENOMEM);
-  clear_errno();
-  // SAFETY: plain C calls.
-  assert!(unsafe { calloc(usize::MAX / 2, 3) }.is_null());
-  assert_eq!(errno(), ENOMEM);
-  clear_errno();
-  // SAFETY: plain C calls.
-  assert!(unsafe { aligned_alloc(24, 16) }.is_null());
-  assert_eq!(errno(), EINVAL);
-  clear_errno();
-  // SAFETY: plain C calls.
-  assert!(unsafe { reallocarray(ptr::null_mut(), usize::MAX, 2) }.is_null());
-  assert_eq!(errno(), ENOMEM);
+fn alignments_are_checked_and_served() {
+  assert_eq!(checked_aligned(16, 24), Err(Failure::InvalidAlignment));
+  assert_eq!(checked_aligned(16, 0), Err(Failure::InvalidAlignment));
+  for align in [1, 64, 4096, 1 << 21] {
+    let block = checked_aligned(100, align).expect("memory for the test");
+    assert_eq!(block.addr().get() % align, 0);
+    release(block);
+  }
 }
 
 #[test]
-fn posix_memalign_reports_without_touching_errno_or_the_pointer() {
-  let mut out: *mut c_void = ptr::null_mut();
-  clear_errno();
-  // SAFETY: `out` is writable.
-  assert_eq!(unsafe { posix_memalign(&raw mut out, 24, 8) }, EINVAL);
-  // SAFETY: `out` is writable.
-  assert_eq!(unsafe { posix_memalign(&raw mut out, 1 << 62, 8) }, ENOMEM);
-  assert!(out.is_null());
-  assert_eq!(errno(), 0);
-  // SAFETY: `out` is writable.
-  assert_eq!(unsafe { posix_memalign(&raw mut out, 1 << 16, 8) }, 0);
-  assert_eq!(out.addr() % (1 << 16), 0);
-  // SAFETY: the block is live.
-  unsafe { free(out) };
+fn impossible_requests_fail_with_out_of_memory() {
+  assert_eq!(aligned(usize::MAX, MIN_ALIGN), Err(Failure::OutOfMemory));
+  assert_eq!(aligned(16, 1 << 62), Err(Failure::OutOfMemory));
+  assert_eq!(zeroed(usize::MAX / 2, 3), Err(Failure::OutOfMemory));
+  let block = aligned(10, MIN_ALIGN).expect("memory for the test");
+  // SAFETY: the block is ours; a failure leaves it alone.
+  assert_eq!(
+    unsafe { resize(block, usize::MAX) },
+    Err(Failure::OutOfMemory)
+  );
+  release(block);
 }
 
 #[test]
-fn calloc_zeroes_reused_memory() {
+fn zeroed_blocks_are_zero_even_when_reused() {
   let size = 4000;
-  // SAFETY: a plain C call.
-  let dirty = unsafe { malloc(size) }.cast::<u8>();
+  let dirty = aligned(size, MIN_ALIGN).expect("memory for the test");
   // SAFETY: the block has `size` bytes.
   unsafe { dirty.write_bytes(FILL, size) };
-  // SAFETY: the block is live.
-  unsafe { free(dirty.cast()) };
-  // SAFETY: a plain C call.
-  let block = unsafe { calloc(size, 1) }.cast::<u8>();
-  // SAFETY: the block has `size` bytes.
-  let bytes = unsafe { slice::from_raw_parts(block, size) };
-  assert!(bytes.iter().all(|&byte| byte == 0));
-  // SAFETY: the block is live.
-  unsafe { free(block.cast()) };
+  release(dirty);
+  let block = zeroed(size, 1).expect("memory for the test");
+  // SAFETY: the block has `size` zeroed bytes.
+  assert!(unsafe { bytes(block, size) }.iter().all(|&byte| byte == 0));
+  release(block);
 }
 
 #[test]
-fn realloc_zero_frees_and_returns_null() {
-  // SAFETY: plain C calls on blocks we own.
-  let block = unsafe { malloc(10) };
-  clear_errno();
-  // SAFETY: the block is live and given up.
-  assert!(unsafe { realloc(block, 0) }.is_null());
-  assert_eq!(errno(), 0);
+fn failures_become_null_and_errno() {
+  set_errno(0);
+  assert!(into_c(Err(Failure::OutOfMemory)).is_null());
+  assert_eq!(errno(), ENOMEM);
+  assert!(into_c(Err(Failure::InvalidAlignment)).is_null());
+  assert_eq!(errno(), EINVAL);
+  let block = aligned(8, MIN_ALIGN).expect("memory for the test");
+  assert_eq!(into_c(Ok(block)), block.as_ptr().cast::<c_void>());
+  release(block);
+}
+
+#[test]
+fn statuses_leave_errno_and_the_pointer_alone_on_failure() {
+  let mut out: *mut c_void = ptr::null_mut();
+  set_errno(UNTOUCHED);
+  for failure in [Failure::OutOfMemory, Failure::InvalidAlignment] {
+    // SAFETY: `out` is writable.
+    let status = unsafe { into_status(Err(failure), &raw mut out) };
+    assert_eq!(status, failure.errno());
+  }
+  assert!(out.is_null());
+  assert_eq!(errno(), UNTOUCHED);
+  let block = aligned(8, MIN_ALIGN).expect("memory for the test");
+  // SAFETY: `out` is writable.
+  assert_eq!(unsafe { into_status(Ok(block), &raw mut out) }, 0);
+  assert_eq!(out, block.as_ptr().cast::<c_void>());
+  release(block);
 }
