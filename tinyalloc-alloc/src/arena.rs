@@ -112,16 +112,23 @@ impl State {
     let zeroed = bits(&mut self.dirty)
       .is_range_clear(index, count)
       .unwrap_or(false);
-    self.mark_used(index, count);
+    let fresh = self.mark_used(index, count);
+    GLOBAL.add(Counter::Committed, fresh << SEGMENT_SHIFT);
     Some((index, zeroed))
   }
 
   /// Marks `count` segments from `index` as in use.
-  fn mark_used(&mut self, index: usize, count: usize) {
+  /// Returns how many of them were not committed (neither in use nor
+  /// dirty) before.
+  fn mark_used(&mut self, index: usize, count: usize) -> usize {
+    let dirty = bits(&mut self.dirty)
+      .count_ones_in_range(index, count)
+      .unwrap_or(0);
     let marked = bits(&mut self.used).set_range(index, count);
     let cleaned = bits(&mut self.dirty).clear_range(index, count);
     debug_assert!(marked.is_ok() && cleaned.is_ok(), "run inside the arena");
     self.in_use += count;
+    count - dirty
   }
 
   /// Gives back `count` segments from `index`, now dirty.
@@ -215,7 +222,6 @@ impl Arena {
   ) -> Option<Span> {
     let mut state = self.lock();
     let (index, zeroed) = state.claim(count, placement)?;
-    GLOBAL.add(Counter::Committed, count << SEGMENT_SHIFT);
     self.purge_if_due(&mut state, now, false);
     Some(Span {
       start: self.segment(index),
@@ -244,8 +250,8 @@ impl Arena {
     if !state.is_free(index + old, new - old) {
       return false;
     }
-    state.mark_used(index + old, new - old);
-    GLOBAL.add(Counter::Committed, (new - old) << SEGMENT_SHIFT);
+    let fresh = state.mark_used(index + old, new - old);
+    GLOBAL.add(Counter::Committed, fresh << SEGMENT_SHIFT);
     true
   }
 

@@ -876,7 +876,10 @@ fn resize_huge(segment: &Segment, size: usize) -> bool {
   {
     return false;
   }
-  let usable = size.next_multiple_of(page_size());
+  // The block starts mid-page (after its header); usable bytes run to the
+  // end of the page holding its last byte, so the tail starts on a page.
+  let in_page = block % page_size();
+  let usable = (in_page + size).next_multiple_of(page_size()) - in_page;
   let old = segment.usable();
   if usable < old {
     decommit_tail(segment, usable, old);

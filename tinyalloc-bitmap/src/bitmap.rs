@@ -181,6 +181,23 @@ impl<'slice, T: Bits> Bitmap<'slice, T> {
     )
   }
 
+  /// Number of set bits in `start..start + count`, a word at a time.
+  ///
+  /// # Errors
+  /// [`BitmapError::OutOfBounds`] unless `start + count <= len`.
+  pub fn count_ones_in_range(
+    &self,
+    start: usize,
+    count: usize,
+  ) -> Result<usize, BitmapError> {
+    let end = self.range_end(start, count)?;
+    Ok(
+      WordMasks::<T>::new(start, end)
+        .map(|(word, mask)| (self.words[word] & mask).count_ones() as usize)
+        .sum(),
+    )
+  }
+
   /// Sets every bit below `len`; bits beyond stay clear.
   pub fn set_all(&mut self) {
     self.words.fill(T::ONES);

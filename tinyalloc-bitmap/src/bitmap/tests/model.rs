@@ -38,6 +38,7 @@ enum Op {
   SetRange(usize, usize),
   ClearRange(usize, usize),
   IsRangeClear(usize, usize),
+  CountOnesInRange(usize, usize),
   SetAll,
   ClearAll,
   FindSetFrom(usize),
@@ -92,6 +93,8 @@ fn op() -> impl Strategy<Value = Op> {
     (index(), count()).prop_map(|(start, count)| Op::ClearRange(start, count)),
     (index(), count())
       .prop_map(|(start, count)| Op::IsRangeClear(start, count)),
+    (index(), count())
+      .prop_map(|(start, count)| Op::CountOnesInRange(start, count)),
     Just(Op::SetAll),
     Just(Op::ClearAll),
     index().prop_map(Op::FindSetFrom),
@@ -199,6 +202,11 @@ fn step<'slice, T: Bits>(
       let expected = model_range(len, start, count)
         .map(|end| model[start..end].iter().all(|&bit| !bit));
       prop_assert_eq!(map.is_range_clear(start, count), expected);
+    }
+    Op::CountOnesInRange(start, count) => {
+      let expected = model_range(len, start, count)
+        .map(|end| model[start..end].iter().filter(|&&bit| bit).count());
+      prop_assert_eq!(map.count_ones_in_range(start, count), expected);
     }
     Op::SetAll => {
       map.set_all();
