@@ -13,9 +13,7 @@
 use core::ptr::NonNull;
 
 use spin::Once;
-use tinyalloc_alloc::{
-  AllocError, Heap, after_fork, after_fork_child, before_fork,
-};
+use tinyalloc_alloc::{AllocError, Heap, after_fork, before_fork};
 use tinyalloc_sys::{MapError, ThreadExitKey, register_fork_handlers};
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
@@ -56,7 +54,7 @@ fn heap_slow() -> Result<&'static Heap, AllocError> {
   // calloc): a nested allocation then finds this heap.
   slot::set(Some(heap));
   FORK_HANDLERS.call_once(|| {
-    register_fork_handlers(before_fork, after_fork_in_parent, after_fork_in_child)
+    register_fork_handlers(before_fork, after_fork_handler, after_fork_handler)
   });
   if let Ok(key) = EXIT_KEY.call_once(|| ThreadExitKey::create(on_thread_exit))
   {
@@ -68,18 +66,11 @@ fn heap_slow() -> Result<&'static Heap, AllocError> {
   Ok(unsafe { heap.as_ref() })
 }
 
-/// Releases the allocator's locks after `fork`, in the parent.
-fn after_fork_in_parent() {
-  // SAFETY: pthread runs this after the prepare handler, `before_fork`,
-  // in the forking thread.
+/// Releases the allocator's locks after `fork`, in parent and child.
+fn after_fork_handler() {
+  // SAFETY: pthread runs this after the prepare handler, `before_fork`, in
+  // the forking thread or in the child's only thread, a copy of it.
   unsafe { after_fork() };
-}
-
-/// Releases the allocator's locks after `fork`, in the child.
-fn after_fork_in_child() {
-  // SAFETY: pthread runs this in the child's only thread, a copy of the
-  // one that ran the prepare handler, `before_fork`.
-  unsafe { after_fork_child() };
 }
 
 /// Abandons the exiting thread's heap.

@@ -160,9 +160,7 @@ impl Heap {
   /// Takes over an abandoned heap, waiting for a thread that is freeing
   /// into it as its temporary owner.
   fn adopt(&self) {
-    while !self.try_lock() {
-      spin_loop();
-    }
+    self.lock();
     self.abandoned.store(false, Ordering::Relaxed);
     self.unlock();
   }
@@ -193,6 +191,13 @@ impl Heap {
     // SAFETY: the heap is not linked anywhere else and outlives the pool.
     let pushed = unsafe { POOL.lock().push(heap) };
     debug_assert!(pushed.is_ok(), "an owned heap is in no pool");
+  }
+
+  /// Takes the heap's lock, waiting for its holder.
+  fn lock(&self) {
+    while !self.try_lock() {
+      spin_loop();
+    }
   }
 
   fn try_lock(&self) -> bool {
@@ -482,6 +487,12 @@ impl Heap {
   /// As [`Heap::free_local`].
   #[inline]
   unsafe fn free_owned(&self, segment: &Segment, pointer: NonNull<u8>) {
+    // A block another thread already freed still has its bit set until it
+    // is collected; collecting first makes freeing it again here a double
+    // free that `push_local` sees.
+    if segment.has_thread_free() {
+      collect_or_report(segment);
+    }
     if let Err(fault) = segment.push_local(pointer) {
       fault.report(pointer.addr().get());
     }
@@ -533,7 +544,9 @@ impl Heap {
   /// # Safety
   /// The caller owns the heap.
   pub unsafe fn collect(&self) {
-    self.full_notice.store(false, Ordering::Relaxed);
+    // A swap, not a store: a notice set after it survives, and one set
+    // before it is read here, with the remote free it announces.
+    self.full_notice.swap(false, Ordering::Acquire);
     for index in 0..CLASS_COUNT {
       // SAFETY: forwarded from the caller.
       let queue = unsafe { self.queue(index) };
@@ -781,19 +794,19 @@ fn free_remote(heap: Option<&Heap>, segment: &Segment, pointer: NonNull<u8>) {
   }
 }
 
-/// Frees into an abandoned heap as its temporary owner; false if another
-/// thread holds it (the caller then frees remotely).
+/// Frees into an abandoned heap as its temporary owner; false if it was
+/// adopted meanwhile (the caller then frees remotely).
 fn free_into_abandoned(
   owner: &Heap,
   segment: &Segment,
   pointer: NonNull<u8>,
 ) -> bool {
-  if !owner.try_lock() {
-    return false;
-  }
+  // Waiting is short: a holder frees one block (and may retire its
+  // segment), and never waits for a heap lock while holding one; blocking
+  // here means no free is left stranded on an abandoned heap's segment.
+  owner.lock();
   let still_abandoned = owner.abandoned.load(Ordering::Relaxed);
   if still_abandoned {
-    collect_or_report(segment);
     // SAFETY: holding the lock of an abandoned heap makes us its owner.
     unsafe { owner.free_owned(segment, pointer) };
   }
@@ -936,17 +949,12 @@ pub(crate) fn report_all(builder: &mut StatsBuilder) {
   heaps().for_each(|heap| heap.report(builder));
 }
 
-/// Holds the pool lock across `fork`.
+/// Holds the pool lock and every heap's lock across `fork`, so no heap is
+/// caught half-changed by a thread freeing into it as temporary owner.
+/// Order: pool, then heaps (then the manager takes its own locks).
 pub(crate) fn lock_for_fork() {
   forget(POOL.lock());
-}
-
-/// Frees the locks of abandoned heaps in a forked child, where the threads
-/// that held them (freeing into those heaps) no longer exist.
-pub(crate) fn reset_locks_in_child() {
-  heaps()
-    .filter(|heap| heap.abandoned.load(Ordering::Relaxed))
-    .for_each(Heap::unlock);
+  heaps().for_each(Heap::lock);
 }
 
 /// Releases the pool lock after `fork`.
@@ -954,6 +962,7 @@ pub(crate) fn reset_locks_in_child() {
 /// # Safety
 /// [`lock_for_fork`] ran in this thread (or the parent before `fork`).
 pub(crate) unsafe fn unlock_after_fork() {
+  heaps().for_each(Heap::unlock);
   // SAFETY: forwarded from the caller.
   unsafe { POOL.force_unlock() };
 }

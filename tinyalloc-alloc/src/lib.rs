@@ -54,17 +54,6 @@ pub fn before_fork() {
   lock_for_fork();
 }
 
-/// Releases the locks [`before_fork`] took, in the child, and frees the
-/// locks that threads which do not exist in the child may have held.
-///
-/// # Safety
-/// As [`after_fork`], in the child process.
-pub unsafe fn after_fork_child() {
-  heap::reset_locks_in_child();
-  // SAFETY: forwarded from the caller.
-  unsafe { after_fork() };
-}
-
 /// Releases the locks [`before_fork`] took, in the parent or the child.
 ///
 /// # Safety
