@@ -212,12 +212,12 @@ def rust_run(binary, allocator, workload, number):
     out = subprocess.run([binary, "--workload", workload, "--scale",
                           str(SCALE)], capture_output=True, text=True)
     row = {"run": number, "workload": workload, "allocator": allocator,
-           "seconds": "", "peak_kb": "", "final_kb": "",
+           "seconds": "", "cpu_seconds": "", "peak_kb": "", "final_kb": "",
            "status": out.returncode}
     if out.returncode == 0:
-        _, seconds, peak, final, _ = out.stdout.strip().split(",")
-        row.update(seconds=float(seconds), peak_kb=int(peak),
-                   final_kb=int(final))
+        _, seconds, cpu, peak, final, _ = out.stdout.strip().split(",")
+        row.update(seconds=float(seconds), cpu_seconds=float(cpu),
+                   peak_kb=int(peak), final_kb=int(final))
     else:
         log(f"  {allocator} {workload} failed ({out.returncode}): "
             f"{out.stderr.strip()[-300:]}")
@@ -295,24 +295,43 @@ def per_pair(driver, mode, size, preload):
 
 def annotate(driver):
     """Saves callgrind_annotate's view of TinyAlloc's pair loops: the
-    functions, and the source lines of the malloc and free paths."""
+    instructions per pair by function (inlined code counted in the function
+    it was inlined into), and the source lines run at least once a pair."""
     for mode in ["local", "cross"]:
         _, out_file = callgrind_total(
             driver, mode, CROSS_SIZE, ANNOTATE_COUNT, PRELOADS["tinyalloc"],
             ["--dump-instr=yes"])
         functions = subprocess.run(
-            ["callgrind_annotate", "--inclusive=no", out_file],
-            capture_output=True, text=True).stdout
+            ["callgrind_annotate", "--inclusive=no", "--threshold=100",
+             out_file], capture_output=True, text=True).stdout
         lines = subprocess.run(
             ["callgrind_annotate", "--auto=yes", "--context=0",
-             "--threshold=99", out_file],
+             "--threshold=100", out_file],
             capture_output=True, text=True).stdout
         path = os.path.join(RESULTS, f"callgrind_tinyalloc_{mode}.txt")
         with open(path, "w") as out:
-            out.write(f"# pairs {mode} {CROSS_SIZE} x {ANNOTATE_COUNT}\n")
-            out.write(functions)
-            out.write("\n# ---- hot source lines (count >= 1 per pair) ----\n")
+            out.write(f"# TinyAlloc, pairs {mode} {CROSS_SIZE} bytes x "
+                      f"{ANNOTATE_COUNT} (start-up not subtracted)\n")
+            out.write("\n# ---- instructions per pair, by function ----\n")
+            out.write(by_function(functions, ANNOTATE_COUNT))
+            out.write("\n# ---- source lines run >= once per pair "
+                      "(per pair) ----\n")
             out.write(hot_lines(lines, ANNOTATE_COUNT))
+
+
+def by_function(annotated, count):
+    """Sums callgrind_annotate's file:function rows per function."""
+    totals = {}
+    for line in annotated.splitlines():
+        found = re.match(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+\S*?:"
+                         r"([^\s\[]+)", line)
+        if found and "PROGRAM TOTALS" not in line:
+            name = found.group(2)
+            totals[name] = totals.get(name, 0) + \
+                int(found.group(1).replace(",", ""))
+    rows = sorted(totals.items(), key=lambda item: -item[1])
+    return "".join(f"{value / count:8.2f}  {name}\n"
+                   for name, value in rows if value >= count / 10)
 
 
 def hot_lines(annotated, count):
@@ -323,7 +342,9 @@ def hot_lines(annotated, count):
         if line.startswith("-- Auto-annotated source:"):
             source = line.split(":", 1)[1].strip()
             continue
-        found = re.match(r"\s*([\d,]+)\s.*?\s{2}(.*)$", line)
+        if "events annotated" in line:
+            break
+        found = re.match(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$", line)
         if source and found:
             value = int(found.group(1).replace(",", ""))
             if value >= count:
@@ -339,6 +360,8 @@ def program_setup():
     """Builds the inputs once; returns {name: (argv, env extras, cwd)}."""
     programs_dir = os.path.join(HERE, "programs")
     scale = str(PROGRAM_SCALE)
+    run(["gcc", "-O2", os.path.join(programs_dir, "measure.c"), "-o",
+         os.path.join(WORK, "measure")])
     inputs = os.path.join(WORK, "programs")
     shutil.rmtree(inputs, ignore_errors=True)
     os.makedirs(inputs)
@@ -392,22 +415,18 @@ def program_run(name, spec, allocator, number):
     if PRELOADS[allocator]:
         env["LD_PRELOAD"] = PRELOADS[allocator]
     stdin = open(stdin_path) if stdin_path else subprocess.DEVNULL
-    start = time.perf_counter()
-    child = subprocess.Popen(argv, env=env, cwd=cwd, stdin=stdin,
-                             stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
-    stderr = child.stderr.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - start
-    child.returncode = os.waitstatus_to_exitcode(status)
+    out = subprocess.run([os.path.join(WORK, "measure")] + argv, env=env,
+                         cwd=cwd, stdin=stdin, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
     if stdin_path:
         stdin.close()
-    if child.returncode != 0:
-        log(f"  {allocator} {name} failed ({child.returncode}): "
-            f"{stderr.decode(errors='replace')[-300:]}")
+    stderr = out.stderr.decode(errors="replace")
+    seconds, peak_kb, status = stderr.strip().splitlines()[-1].split()
+    if status != "0":
+        log(f"  {allocator} {name} failed ({status}): {stderr[-300:]}")
     return {"run": number, "program": name, "allocator": allocator,
-            "seconds": round(seconds, 4), "peak_kb": usage.ru_maxrss,
-            "final_kb": usage.ru_maxrss, "status": child.returncode}
+            "seconds": float(seconds), "peak_kb": int(peak_kb),
+            "final_kb": int(peak_kb), "status": int(status)}
 
 
 # ---------------------------------------------------------------- reports

@@ -2,7 +2,12 @@
  *
  *   pairs MODE SIZE N
  *
- * MODE local: malloc(SIZE), write one byte, free, N times on one thread.
+ * MODE local: N times on one thread: malloc(SIZE), write one byte, free
+ *             the block allocated KEEP pairs earlier.  A ring of KEEP live
+ *             blocks keeps every allocator's page from going empty on each
+ *             free (the pathology of a lone malloc/free pair, which real
+ *             programs do not have); a LIFO free list still hands the
+ *             freed block to the next malloc.
  * MODE cross: the main thread mallocs batches of BATCH blocks, a second
  *             thread frees them (every free is a cross-thread free).
  * MODE null-local / null-cross: the same loops calling do-nothing
@@ -17,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { BATCH = 256 };
+enum { BATCH = 256, KEEP = 64 };
 
 static char null_block[1 << 16];
 
@@ -38,12 +43,16 @@ static sem_t filled, emptied;
 static size_t batches_left;
 
 static void run_local(size_t size, long n) {
+  void *ring[KEEP];
+  for (int i = 0; i < KEEP; i++) ring[i] = do_malloc(size);
   for (long i = 0; i < n; i++) {
-    char *volatile p = do_malloc(size);
+    char *p = do_malloc(size);
     if (!p) abort();
     p[0] = (char)i;
-    do_free(p);
+    do_free(ring[i % KEEP]);
+    ring[i % KEEP] = p;
   }
+  for (int i = 0; i < KEEP; i++) do_free(ring[i]);
 }
 
 static void *freer(void *arg) {

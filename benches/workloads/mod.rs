@@ -4,7 +4,8 @@
 //! `alloc_system`, `alloc_mimalloc` and `alloc_jemalloc` sets its
 //! `#[global_allocator]` and includes this module. Run with
 //! `--workload NAME [--scale S]`, a binary runs one workload once and prints
-//! one CSV line (`name,seconds,peak_kb,final_kb,checksum`): that is what
+//! one CSV line (`name,seconds,cpu_seconds,peak_kb,final_kb,checksum`):
+//! that is what
 //! `bench/run.py` alternates across allocators. Run by `cargo bench`, it
 //! times every workload at a small scale with criterion instead.
 
@@ -22,10 +23,12 @@ mod trees;
 use std::env;
 use std::fs;
 use std::hint::black_box;
+use std::mem::MaybeUninit;
 use std::process;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
+use libc::{RUSAGE_SELF, getrusage, rusage, timeval};
 
 /// One workload: its name and its body, which takes a scale factor and
 /// returns a checksum so that the optimiser keeps the work.
@@ -131,11 +134,34 @@ fn run_one(name: &str, scale: f64) {
     .find(|w| w.name == name)
     .unwrap_or_else(|| usage("unknown workload"));
   let start = Instant::now();
+  let cpu_start = cpu_seconds();
   let checksum = (workload.run)(scale);
   let seconds = start.elapsed().as_secs_f64();
+  let cpu = cpu_seconds() - cpu_start;
   let (peak, current) = memory_kb();
   let final_kb = fragment::last_final_kb().unwrap_or(current);
-  println!("{name},{seconds:.6},{peak},{final_kb},{checksum}");
+  println!("{name},{seconds:.6},{cpu:.6},{peak},{final_kb},{checksum}");
+}
+
+/// User plus system time of the whole process so far, in seconds: less
+/// sensitive than wall time to other work on a shared machine.
+fn cpu_seconds() -> f64 {
+  let mut usage = MaybeUninit::<rusage>::zeroed();
+  // SAFETY: `usage` is a writable rusage; RUSAGE_SELF is a valid target.
+  if unsafe { getrusage(RUSAGE_SELF, usage.as_mut_ptr()) } != 0 {
+    return 0.0;
+  }
+  // SAFETY: getrusage filled `usage` (and zeroed() made it valid anyway).
+  let usage = unsafe { usage.assume_init() };
+  timeval_seconds(usage.ru_utime) + timeval_seconds(usage.ru_stime)
+}
+
+/// Microseconds in a second, the unit of `timeval::tv_usec`.
+const MICROS_PER_SECOND: f64 = 1e6;
+
+/// A `timeval` in seconds.
+fn timeval_seconds(time: timeval) -> f64 {
+  time.tv_sec as f64 + time.tv_usec as f64 / MICROS_PER_SECOND
 }
 
 /// Times every workload with criterion at a small scale.
