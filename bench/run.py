@@ -8,8 +8,8 @@ CSV files and an SVG chart.  See docs/BENCHMARKS.md.
 Environment knobs:
     QUICK=1          fewer runs, smaller inputs
     PARTS=a,b        any of rust,callgrind,programs (default: all three)
-    RUNS=N           runs per allocator and workload (default 5, quick 3)
-    SCALE=F          Rust workload scale (default 2, quick 0.5)
+    RUNS=N           runs per allocator and workload (default 7, quick 3)
+    SCALE=F          Rust workload scale (default 3, quick 0.5)
     CARGO_TARGET_DIR where cargo builds (default ./target)
     NO_BUILD=1       reuse the binaries of the last build
 
@@ -35,8 +35,8 @@ ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
 QUICK = os.environ.get("QUICK") == "1"
 PARTS = os.environ.get("PARTS", "rust,callgrind,programs").split(",")
-RUNS = int(os.environ.get("RUNS", "3" if QUICK else "5"))
-SCALE = float(os.environ.get("SCALE", "0.5" if QUICK else "2"))
+RUNS = int(os.environ.get("RUNS", "3" if QUICK else "7"))
+SCALE = float(os.environ.get("SCALE", "0.5" if QUICK else "3"))
 PROGRAM_SCALE = 0.5 if QUICK else 1.0
 TARGET = os.path.abspath(
     os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")))
@@ -49,12 +49,15 @@ WORKLOADS = ["churn", "prodcon", "larson", "trees", "realloc", "mixed",
 LIBDIR = "/usr/lib/x86_64-linux-gnu"
 PRELOADS = {
     "tinyalloc": None,  # filled in by build_ffi()
-    "glibc": "",
+    "system": "",  # glibc's malloc: no preload
     "mimalloc": f"{LIBDIR}/libmimalloc.so.2",
     "jemalloc": f"{LIBDIR}/libjemalloc.so.2",
     "tcmalloc": f"{LIBDIR}/libtcmalloc_minimal.so.4",
 }
 DEBIAN_PACKAGES = ["libmimalloc2.0", "libjemalloc2", "libtcmalloc-minimal4"]
+# Tools the groups run, and the Debian packages that bring them.
+TOOLS = {"valgrind": "valgrind", "callgrind_annotate": "valgrind",
+         "sqlite3": "sqlite3", "git": "git", "gcc": "gcc", "nm": "binutils"}
 # Sizes of the callgrind pair variants; the cross-thread one uses CROSS_SIZE.
 PAIR_SIZES = [16, 64, 256, 1024, 8192]
 CROSS_SIZE = 64
@@ -114,12 +117,17 @@ def peer_versions():
 
 
 def ensure_packages():
+    """Installs the peers' Debian packages and the tools the groups run,
+    when missing (as root, with apt-get)."""
     missing = [p for p in PRELOADS.values() if p and not os.path.exists(p)]
-    if not missing:
+    packages = list(DEBIAN_PACKAGES) if missing else []
+    packages += [package for tool, package in TOOLS.items()
+                 if not shutil.which(tool)]
+    if not packages:
         return
-    log(f"installing {' '.join(DEBIAN_PACKAGES)} (missing {missing})")
+    log(f"installing {' '.join(packages)}")
     subprocess.run(["apt-get", "update", "-qq"], check=False)
-    subprocess.run(["apt-get", "install", "-y", "-qq"] + DEBIAN_PACKAGES,
+    subprocess.run(["apt-get", "install", "-y", "-qq"] + packages,
                    check=False)
 
 
@@ -302,7 +310,7 @@ def annotate(driver):
             driver, mode, CROSS_SIZE, ANNOTATE_COUNT, PRELOADS["tinyalloc"],
             ["--dump-instr=yes"])
         functions = subprocess.run(
-            ["callgrind_annotate", "--inclusive=no", "--threshold=100",
+            ["callgrind_annotate", "--inclusive=no", "--auto=no", "--threshold=100",
              out_file], capture_output=True, text=True).stdout
         lines = subprocess.run(
             ["callgrind_annotate", "--auto=yes", "--context=0",
@@ -504,7 +512,7 @@ def callgrind_table(results):
 
 # ------------------------------------------------------------------ chart
 
-COLOURS = {"tinyalloc": "#d62728", "system": "#7f7f7f", "glibc": "#7f7f7f",
+COLOURS = {"tinyalloc": "#d62728", "system": "#7f7f7f",
            "mimalloc": "#1f77b4", "jemalloc": "#2ca02c",
            "tcmalloc": "#9467bd"}
 
@@ -582,10 +590,11 @@ def write_chart(panels, info):
              f'<rect width="{width}" height="{height}" fill="white"/>',
              f'<text x="20" y="24" font-size="16" font-weight="bold">'
              f'TinyAlloc benchmarks ({info["mode"]} mode, {info["date"]}, '
-             f'{info["nproc"]} cores, {escape(info["cpu"])})</text>']
-    allocators = []
-    for _, _, series, _ in panels:
-        allocators += [a for a in series if a not in allocators]
+             f'{info["nproc"]} cores, {escape(info["cpu"])})</text>',
+             f'<text x="{width - 20}" y="46" font-size="11" '
+             f'text-anchor="end">ratio panels: mimalloc = 1, lower is '
+             f'better; system = glibc malloc</text>']
+    allocators = list(COLOURS)
     for k, allocator in enumerate(allocators):
         parts.append(f'<rect x="{20 + k * 110}" y="36" width="12" '
                      f'height="12" fill="{COLOURS.get(allocator, "#000")}"/>')
