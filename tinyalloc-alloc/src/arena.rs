@@ -4,7 +4,7 @@
 //! out. Under the arena's lock, `used` has a bit per segment in use and
 //! `dirty` a bit per free segment that may still hold pages (written since
 //! the last purge). A segment is never both. Pages become resident only
-//! when touched (the reservation is `MAP_NORESERVE`), so a run that was
+//! when touched, so a run that was
 //! never written or has been purged reads as zero.
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use core::{
 
 use libc::{
   _SC_PAGESIZE, EFAULT, MADV_DONTNEED, MAP_ANONYMOUS, MAP_FAILED,
-  MAP_NORESERVE, MAP_PRIVATE, MS_ASYNC, PROT_NONE, PROT_READ, PROT_WRITE,
+  MAP_PRIVATE, MS_ASYNC, PROT_NONE, PROT_READ, PROT_WRITE,
   madvise, mmap, mprotect, msync, munmap, off_t, sysconf,
 };
 
@@ -60,8 +60,10 @@ pub trait Mapper {
   /// cached in a static atomic after the first call; never a constant.
   fn page_size(&self) -> NonZeroUsize;
 
-  /// A private anonymous read-write mapping with `MAP_NORESERVE` (pages
-  /// become resident only when touched). `size` is rounded up to the page
+  /// A private anonymous read-write mapping (pages become resident only
+  /// when touched). It is accounted against the kernel's commit limit, so
+  /// a request the machine cannot back fails with `ENOMEM` up front, as
+  /// glibc's own `mmap`-served allocations do. `size` is rounded up to the page
   /// size; the returned slice has the rounded length.
   ///
   /// # Errors
@@ -268,7 +270,7 @@ fn map_anonymous(len: NonZeroUsize) -> Result<NonNull<u8>, MapError> {
       ptr::null_mut(),
       len.get(),
       PROT_READ | PROT_WRITE,
-      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+      MAP_PRIVATE | MAP_ANONYMOUS,
       ANONYMOUS_FD,
       ANONYMOUS_OFFSET,
     )
