@@ -12,9 +12,9 @@ use core::{
 };
 
 use libc::{
-  _SC_PAGESIZE, EFAULT, MADV_DONTNEED, MAP_ANONYMOUS, MAP_FAILED,
-  MAP_PRIVATE, MS_ASYNC, PROT_NONE, PROT_READ, PROT_WRITE,
-  madvise, mmap, mprotect, msync, munmap, off_t, sysconf,
+  _SC_PAGESIZE, EFAULT, MADV_DONTNEED, MAP_ANONYMOUS, MAP_FAILED, MAP_PRIVATE,
+  MS_ASYNC, PROT_NONE, PROT_READ, PROT_WRITE, madvise, mmap, mprotect, msync,
+  munmap, off_t, sysconf,
 };
 
 use crate::{MapError, os};
