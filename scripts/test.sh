@@ -5,5 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+scripts/install-test-deps.sh
 cargo build --release --features ffi
 cargo test --workspace --features ffi --no-fail-fast
