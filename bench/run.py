@@ -12,6 +12,7 @@ Environment knobs:
     SCALE=F          Rust workload scale (default 3, quick 0.5)
     CARGO_TARGET_DIR where cargo builds (default ./target)
     NO_BUILD=1       reuse the binaries of the last build
+    UPDATE_DOCS=1    also put the tables into docs/BENCHMARKS.md
 
 Python 3 standard library only.
 """
@@ -680,7 +681,25 @@ def main():
     with open(os.path.join(RESULTS, "summary.md"), "w") as out:
         out.write(text)
     write_chart(panels, info)
+    if os.environ.get("UPDATE_DOCS") == "1":
+        update_docs(text)
     print(text)
+
+
+DOCS = os.path.join(ROOT, "docs", "BENCHMARKS.md")
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def update_docs(text):
+    """Replaces the generated block of docs/BENCHMARKS.md with `text`."""
+    docs = open(DOCS).read()
+    if BEGIN not in docs or END not in docs:
+        log(f"{DOCS} has no {BEGIN} ... {END} block: not updated")
+        return
+    head, rest = docs.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    with open(DOCS, "w") as out:
+        out.write(f"{head}{BEGIN}\n{text}{END}{tail}")
 
 
 if __name__ == "__main__":
