@@ -79,7 +79,7 @@ fn checked_aligned(size: usize, align: usize) -> Result<NonNull<u8>, Failure> {
 /// Whether `posix_memalign` takes `align`: a power of two multiple of
 /// `sizeof(void *)`.
 fn is_posix_alignment(align: usize) -> bool {
-  align.is_power_of_two() && align % size_of::<CPointer>() == 0
+  align.is_power_of_two() && align.is_multiple_of(size_of::<CPointer>())
 }
 
 /// The system page size.

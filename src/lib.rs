@@ -35,7 +35,24 @@ pub fn collect() {
 }
 
 /// Allocates `size` bytes aligned to `align` (a power of two).
+#[inline]
 fn allocate(size: usize, align: usize) -> Result<NonNull<u8>, AllocError> {
+  if let Some(heap) = local_heap()
+    && align <= MIN_ALIGN
+  {
+    // SAFETY: the thread-local heap is owned by this thread.
+    if let Some(block) = unsafe { heap.try_malloc(size) } {
+      return Ok(block);
+    }
+  }
+  allocate_slow(size, align)
+}
+
+/// [`allocate`] beyond the fast path: first allocation of the thread,
+/// alignment, a segment to refill, a large block.
+#[cold]
+#[inline(never)]
+fn allocate_slow(size: usize, align: usize) -> Result<NonNull<u8>, AllocError> {
   let heap = heap()?;
   if align <= MIN_ALIGN {
     // SAFETY: the thread-local heap is owned by this thread.
@@ -50,6 +67,7 @@ fn allocate(size: usize, align: usize) -> Result<NonNull<u8>, AllocError> {
 ///
 /// # Safety
 /// `pointer` is not used again; one not from us stops the process.
+#[inline]
 unsafe fn deallocate(pointer: NonNull<u8>) {
   let heap = local_heap();
   // SAFETY: the thread-local heap is owned by this thread; the pointer is

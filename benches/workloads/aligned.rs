@@ -42,7 +42,7 @@ impl AlignedBlock {
 
   /// Whether the block honours its alignment.
   fn is_aligned(&self) -> bool {
-    self.pointer.as_ptr().addr() % self.layout.align() == 0
+    self.pointer.as_ptr().addr().is_multiple_of(self.layout.align())
   }
 }
 

@@ -217,7 +217,7 @@ type Blocks = Vec<(u64, Box<[u8]>)>;
 
 /// The blocks thread `thread` allocates, each patterned after its own id.
 fn thread_blocks(thread: usize) -> Blocks {
-  let large = (thread % LARGE_EVERY == 0).then_some(LARGE_SIZE);
+  let large = thread.is_multiple_of(LARGE_EVERY).then_some(LARGE_SIZE);
   let sizes = SMALL_SIZES.into_iter().chain(large);
   sizes
     .enumerate()

@@ -81,7 +81,7 @@ fn init_slow() {
   }
   let page = MAPPER.page_size().get();
   assert!(
-    SEGMENT_SIZE % page == 0 && ARENA_SIZE % page == 0,
+    SEGMENT_SIZE.is_multiple_of(page) && ARENA_SIZE.is_multiple_of(page),
     "segments and arenas are whole pages"
   );
 }

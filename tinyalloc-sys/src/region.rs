@@ -143,11 +143,11 @@ impl<'mapper, M: Mapper> Region<'mapper, M> {
   pub(crate) fn check_invariants(&self) {
     let page_size = self.mapper.page_size().get();
     debug_assert!(
-      self.start.addr().get() % page_size == 0,
+      self.start.addr().get().is_multiple_of(page_size),
       "region start is page-aligned"
     );
     debug_assert!(
-      self.len.get() % page_size == 0,
+      self.len.get().is_multiple_of(page_size),
       "region length is a whole number of pages"
     );
   }
