@@ -42,7 +42,11 @@ impl AlignedBlock {
 
   /// Whether the block honours its alignment.
   fn is_aligned(&self) -> bool {
-    self.pointer.as_ptr().addr().is_multiple_of(self.layout.align())
+    self
+      .pointer
+      .as_ptr()
+      .addr()
+      .is_multiple_of(self.layout.align())
   }
 }
 

@@ -102,11 +102,8 @@ fn blocks_are_aligned_and_keep_contents_through_resizes() {
     // SAFETY: the block is ours; it is given up on success.
     let moved = unsafe { resize(block, size * 2 + 1) }.expect("memory");
     // SAFETY: the first `size` bytes were filled.
-    assert!(
-      unsafe { bytes(moved, size) }
-        .iter()
-        .all(|&byte| byte == FILL)
-    );
+    let kept = unsafe { bytes(moved, size) };
+    assert!(kept.iter().all(|&byte| byte == FILL));
     release(moved);
   }
 }
@@ -129,10 +126,8 @@ fn impossible_requests_fail_with_out_of_memory() {
   assert_eq!(zeroed(usize::MAX / 2, 3), Err(Failure::OutOfMemory));
   let block = aligned(10, MIN_ALIGN).expect("memory for the test");
   // SAFETY: the block is ours; a failure leaves it alone.
-  assert_eq!(
-    unsafe { resize(block, usize::MAX) },
-    Err(Failure::OutOfMemory)
-  );
+  let resized = unsafe { resize(block, usize::MAX) };
+  assert_eq!(resized, Err(Failure::OutOfMemory));
   release(block);
 }
 
