@@ -99,7 +99,20 @@ def machine_info():
         "mode": "quick" if QUICK else "full",
         "runs": str(RUNS),
         "versions": peer_versions(),
+        "commit": source_commit(),
     }
+
+
+def source_commit():
+    """The measured commit, marked "+changes" when the tree differs."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                          capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no", "--",
+         "src", "tinyalloc-alloc", "tinyalloc-sys", "tinyalloc-array",
+         "tinyalloc-list", "tinyalloc-bitmap", "benches"],
+        cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return head + ("+changes" if dirty else "") if head else "unknown"
 
 
 def peer_versions():
@@ -633,8 +646,8 @@ def main():
     report = [f"Machine: {info['nproc']} cores, {info['cpu']}, Linux "
               f"{info['kernel']}, glibc {info['glibc']}, {info['rustc']}.  ",
               f"Peers: {info['versions']}.  ",
-              f"Date: {info['date']}; {info['mode']} mode, median of "
-              f"{info['runs']} runs.", ""]
+              f"Date: {info['date']}; commit {info['commit']}; "
+              f"{info['mode']} mode, median of {info['runs']} runs.", ""]
     panels = []
     if "rust" in PARTS:
         medians = rust_group(binaries)
