@@ -63,15 +63,41 @@ fn assert_live_grew(before: &Stats, after: &Stats, requested: usize) {
   assert!(grown <= bound, "live grew {grown} > {bound}");
 }
 
-/// Runs the burst of `sizes` and checks every counter it moves.
-fn check_burst(sizes: &[usize]) {
-  let requested: usize = sizes.iter().sum();
+/// Attempts of the exact burst check: with the C ABI on (`--features ffi`)
+/// the C library of this process allocates through us too, and may do so
+/// on its own during one attempt; a miscount in the engine fails them all.
+const BURST_ATTEMPTS: usize = 3;
+
+/// The counters of one burst of `sizes`: before, with all allocated, and
+/// after all are freed.
+fn burst(sizes: &[usize]) -> (Stats, Stats, Stats) {
   let mut blocks = Vec::with_capacity(sizes.len());
   let start = stats();
   allocate_all(sizes, &mut blocks);
   let full = stats();
   free_all(&mut blocks);
-  let end = stats();
+  (start, full, stats())
+}
+
+/// Whether a burst moved the counts by exactly its own allocations.
+fn exact(sizes: &[usize], (start, full, end): &(Stats, Stats, Stats)) -> bool {
+  let expected = sizes.len() as u64;
+  count_deltas(start, full) == (expected, 0)
+    && count_deltas(start, end) == (expected, expected)
+    && end.live_bytes() == start.live_bytes()
+}
+
+/// Runs the burst of `sizes` and checks every counter it moves.
+fn check_burst(sizes: &[usize]) {
+  let requested: usize = sizes.iter().sum();
+  let mut run = burst(sizes);
+  for _ in 1..BURST_ATTEMPTS {
+    if exact(sizes, &run) {
+      break;
+    }
+    run = burst(sizes);
+  }
+  let (start, full, end) = run;
   let expected = sizes.len() as u64;
   assert_eq!(count_deltas(&start, &full), (expected, 0));
   assert_eq!(count_deltas(&start, &end), (expected, expected));
