@@ -56,7 +56,7 @@ pub(crate) const GRANULES: usize = 1 << (ADDRESS_BITS - ARENA_SHIFT);
 
 /// A large span may take at most this many segments of an arena; beyond it a
 /// block gets its own mapping, so one block never fills an arena.
-pub(crate) const LARGE_MAX_SEGMENTS: usize = SEGMENTS_PER_ARENA / 2;
+pub(crate) const LARGE_MAX_SEGMENTS: usize = SEGMENTS_PER_ARENA >> 1;
 
 /// log2 of the address space all arenas together may cover: 1 TiB of small
 /// and large blocks, far beyond the machines we run on, while the arena

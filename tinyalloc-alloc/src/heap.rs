@@ -111,6 +111,11 @@ unsafe impl HasLink<Heap> for Heap {
   }
 }
 
+/// A block resized in place must keep more than its room divided by this
+/// in use; a smaller size moves to a block that fits, so shrinking gives
+/// memory back instead of pinning the old room.
+const KEEP_IN_PLACE_DIVISOR: usize = 2;
+
 /// Heaps whose threads have exited, waiting for adoption.
 static POOL: Mutex<List<Heap>> = Mutex::new(List::new());
 /// Head of the registry of every heap, linked through `Heap::next`.
@@ -684,7 +689,8 @@ impl Heap {
     };
     let fits = match kind {
       Kind::Small => {
-        size <= usable && (size > usable / 2 || usable <= MIN_ALIGN)
+        size <= usable
+          && (size > usable / KEEP_IN_PLACE_DIVISOR || usable <= MIN_ALIGN)
       }
       Kind::Large => resize_large(segment, size),
       _ => resize_huge(segment, size),
@@ -926,8 +932,8 @@ fn resize_huge(segment: &Segment, size: usize) -> bool {
   let block = segment.block().addr().get();
   let room = segment.base() + segment.extent() - block;
   if size > room
-    || size <= room / 2
-    || size <= LARGE_MAX_SEGMENTS * SEGMENT_SIZE / 2
+    || size <= room / KEEP_IN_PLACE_DIVISOR
+    || size <= LARGE_MAX_SEGMENTS * SEGMENT_SIZE / KEEP_IN_PLACE_DIVISOR
   {
     return false;
   }
