@@ -41,7 +41,7 @@ use crate::manager::{
   block_offset, claim_span, grow_span, init, map_huge, mapper, page_size,
   release_span, unmap_huge,
 };
-use crate::segment::{Kind, Segment, segment_of};
+use crate::segment::{Kind, Segment, header_of, segment_of};
 use crate::stats::{Counter, GLOBAL, StatsBuilder};
 use crate::sync::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
@@ -618,33 +618,36 @@ impl Heap {
   #[inline]
   pub unsafe fn free(heap: Option<&Heap>, pointer: NonNull<u8>) {
     // SAFETY: forwarded from the caller.
-    let segment = match unsafe { segment_of(pointer) } {
-      Ok(segment) => segment,
+    let header = match unsafe { header_of(pointer) } {
+      Ok(header) => header,
       Err(fault) => fault.report(pointer.addr().get()),
     };
-    // Only live small segments have a heap, so a match on the heap alone
-    // picks the fast path.
+    // Only live small segments name a heap, so finding ours picks the
+    // fast path without the cookie check (see `header_of`).
     if let Some(heap) = heap
-      && ptr::eq(segment.heap(), heap)
-      && segment.try_push_quick(pointer)
+      && ptr::eq(header.heap(), heap)
+      && header.try_push_quick(pointer)
     {
-      heap.count_free(segment.class_index());
+      heap.count_free(header.class_index());
       return;
     }
     // SAFETY: forwarded from the caller.
-    unsafe { Self::free_slow(heap, segment, pointer) }
+    unsafe { Self::free_slow(heap, header, pointer) }
   }
 
-  /// [`Heap::free`] beyond the fast path.
+  /// [`Heap::free`] beyond the fast path, with every check.
   ///
   /// # Safety
-  /// As [`Heap::free`], with `segment` the live header of `pointer`.
+  /// As [`Heap::free`], with `segment` the header place of `pointer`.
   #[inline(never)]
   unsafe fn free_slow(
     heap: Option<&Heap>,
     segment: &Segment,
     pointer: NonNull<u8>,
   ) {
+    if let Err(fault) = segment.check_live() {
+      fault.report(pointer.addr().get());
+    }
     if let Some(heap) = heap
       && ptr::eq(segment.heap(), heap)
     {

@@ -132,12 +132,16 @@ unsafe impl HasLink<Segment> for Segment {
   }
 }
 
-/// The header of the segment `pointer` belongs to, if the pointer is ours.
+/// The header place of the segment `pointer` belongs to, if the pointer
+/// lies in memory of ours; the header is not checked to be live. Only a
+/// caller that then finds its own heap in it may skip
+/// [`segment_of`]'s cookie check: only live small segments name a heap, and
+/// a heap's address is never handed to the program.
 ///
 /// # Safety
 /// `pointer` is not null (any other value is allowed: that is the point).
 #[inline]
-pub(crate) unsafe fn segment_of<'seg>(
+pub(crate) unsafe fn header_of<'seg>(
   pointer: NonNull<u8>,
 ) -> Result<&'seg Segment, Fault> {
   let last = pointer.addr().get() - 1;
@@ -146,16 +150,37 @@ pub(crate) unsafe fn segment_of<'seg>(
   }
   let start = pointer.as_ptr().with_addr(last & !SEGMENT_MASK);
   // SAFETY: `owns` says the whole granule is mapped by us, and a segment
-  // start in it is aligned for a header; the cookie check below rejects a
-  // header that is not live.
-  let segment = unsafe { &*start.cast::<Segment>() };
-  if segment.cookie.load(Ordering::Relaxed) != start.addr() ^ secret() {
-    return Err(Fault::NotABlock);
-  }
+  // start in it is aligned for a header; all its fields are atomics or
+  // plain integers and pointers, so any bytes read are a valid value.
+  Ok(unsafe { &*start.cast::<Segment>() })
+}
+
+/// The header of the segment `pointer` belongs to, if the pointer is ours
+/// and the header live (its cookie is right).
+///
+/// # Safety
+/// `pointer` is not null (any other value is allowed: that is the point).
+#[inline]
+pub(crate) unsafe fn segment_of<'seg>(
+  pointer: NonNull<u8>,
+) -> Result<&'seg Segment, Fault> {
+  // SAFETY: forwarded from the caller.
+  let segment = unsafe { header_of(pointer) }?;
+  segment.check_live()?;
   Ok(segment)
 }
 
 impl Segment {
+  /// Checks the cookie: whether this header place holds a live header.
+  #[inline]
+  pub(crate) fn check_live(&self) -> Result<(), Fault> {
+    let start = NonNull::from(self).addr().get();
+    if self.cookie.load(Ordering::Relaxed) != start ^ secret() {
+      return Err(Fault::NotABlock);
+    }
+    Ok(())
+  }
+
   /// Writes a fresh header at `start`.
   ///
   /// # Safety
@@ -505,16 +530,31 @@ impl Segment {
       .remote
       .thread_free
       .swap(ptr::null_mut(), Ordering::Acquire);
-    let mut cursor = NonNull::new(taken);
+    let Some(head) = NonNull::new(taken) else {
+      return Ok(());
+    };
+    // One walk clears the bits and finds the tail; the list, already
+    // linked, is then spliced onto the free list whole. A block pushed
+    // twice shows up with its bit already clear (a cycle is cut there).
+    let mut count = 0;
+    let mut tail = head;
+    let mut cursor = Some(head);
     while let Some(block) = cursor {
-      // SAFETY: the swap handed us the list; its links were written before
-      // the release pushes that published them.
-      cursor = unsafe { next_of(block) };
       let pointer = block.cast::<u8>();
-      self
-        .push_local(pointer)
-        .map_err(|fault| (fault, pointer.addr().get()))?;
+      if !self.is_allocated(pointer) {
+        return Err((self.fault_of(pointer), pointer.addr().get()));
+      }
+      self.toggle(pointer);
+      count += 1;
+      tail = block;
+      // SAFETY: the swap handed us the list; its links were written before
+      // the pushes that published them.
+      cursor = unsafe { next_of(block) };
     }
+    // SAFETY: the tail is one of the blocks just taken, now free and ours.
+    unsafe { set_next(tail, self.free.get()) };
+    self.free.set(Some(head));
+    self.used.set(self.used.get() - count);
     Ok(())
   }
 
