@@ -231,6 +231,8 @@ impl Arena {
 
   /// Gives back the `count` segments starting at `start`.
   pub(crate) fn release(&self, start: NonNull<u8>, count: usize, now: u64) {
+    #[cfg(debug_assertions)]
+    self.check_invariants();
     let mut state = self.lock();
     state.release(self.index_of(start), count, now);
     let empty = state.in_use == HEADER_SEGMENTS;
@@ -314,5 +316,24 @@ impl Arena {
   #[cfg(test)]
   pub(crate) fn in_use(&self) -> usize {
     self.lock().in_use
+  }
+
+  /// Checks the arena's invariants: the header segments are in use,
+  /// `in_use` counts the used bits, and no segment is both used and dirty.
+  #[cfg(any(test, debug_assertions))]
+  pub(crate) fn check_invariants(&self) {
+    let mut state = self.lock();
+    let used = bits(&mut state.used);
+    assert!(
+      used.count_ones_in_range(0, HEADER_SEGMENTS) == Ok(HEADER_SEGMENTS),
+      "the header segments are in use"
+    );
+    assert_eq!(used.count_ones(), state.in_use, "in_use counts used bits");
+    let overlap = state
+      .used
+      .iter()
+      .zip(state.dirty.iter())
+      .any(|(used, dirty)| used & dirty != 0);
+    assert!(!overlap, "no segment is both in use and dirty");
   }
 }

@@ -192,6 +192,12 @@ impl Heap {
     let this = unsafe { heap.as_ref() };
     // SAFETY: forwarded from the caller: we own the heap.
     unsafe { this.collect() };
+    #[cfg(debug_assertions)]
+    // SAFETY: forwarded from the caller: we own the heap; remote frees
+    // meanwhile leave the checked state alone.
+    unsafe {
+      this.check_invariants()
+    };
     this.abandoned.store(true, Ordering::Release);
     // SAFETY: the heap is not linked anywhere else and outlives the pool.
     let pushed = unsafe { POOL.lock().push(heap) };
@@ -555,6 +561,8 @@ impl Heap {
   /// # Safety
   /// `segment` is empty and on `queue.partial`.
   unsafe fn retire(queue: &mut Queue, segment: &Segment) {
+    #[cfg(debug_assertions)]
+    segment.check_invariants();
     // SAFETY: forwarded from the caller.
     unsafe { queue.partial.remove_unchecked(NonNull::from(segment)) };
     segment.release();
@@ -751,6 +759,33 @@ impl Heap {
     GLOBAL.add(Counter::LargeAllocs, 1);
     GLOBAL.add(Counter::LargeLive, usable);
     Ok((segment.block(), span.zeroed))
+  }
+
+  /// Checks the heap's invariants (owner only): every queued segment is
+  /// small, of the queue's class, owned by this heap, flagged full exactly
+  /// when on the full list, and consistent itself.
+  ///
+  /// # Safety
+  /// The caller owns the heap (remote frees meanwhile only push onto
+  /// thread-free lists, which leave the checked state alone).
+  #[cfg(any(test, debug_assertions))]
+  pub(crate) unsafe fn check_invariants(&self) {
+    for index in 0..CLASS_COUNT {
+      // SAFETY: forwarded from the caller.
+      let queue = unsafe { self.queue(index) };
+      let lists = [(&queue.partial, false), (&queue.full, true)];
+      for (list, full) in lists {
+        for pointer in list.iter() {
+          // SAFETY: queued segments are live.
+          let segment = unsafe { seg(pointer) };
+          assert_eq!(segment.kind(), Kind::Small, "queued segments are small");
+          assert_eq!(segment.class_index(), index, "queued by their class");
+          assert!(ptr::eq(segment.heap(), self), "owned by this heap");
+          assert_eq!(segment.is_full(), full, "flagged as their list");
+          segment.check_invariants();
+        }
+      }
+    }
   }
 
   /// Counts an allocation of a block of class `index`.

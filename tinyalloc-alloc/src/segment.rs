@@ -558,6 +558,44 @@ impl Segment {
     Ok(())
   }
 
+  /// Checks a small segment's invariants (owner only, remote list empty):
+  /// every carved block is either on the free list with its bit clear or
+  /// counted in `used` with its bit set, and no bit is set outside the
+  /// carved blocks.
+  #[cfg(any(test, debug_assertions))]
+  pub(crate) fn check_invariants(&self) {
+    let class = self.class();
+    let carved = self.carved.get() as usize;
+    assert!(carved <= class.blocks(), "carved within the segment");
+    let mut free = 0;
+    let mut cursor = self.free.get();
+    while let Some(block) = cursor {
+      assert!(
+        !self.is_allocated(block.cast()),
+        "a block on the free list is not allocated"
+      );
+      assert!(
+        self.block_index(block.cast()).is_ok(),
+        "free blocks are blocks"
+      );
+      free += 1;
+      assert!(free <= carved, "the free list has no cycle");
+      // SAFETY: blocks on the owner's free list are free and linked.
+      cursor = unsafe { next_of(block) };
+    }
+    let allocated = (0..class.blocks())
+      .filter(|&index| self.is_allocated(self.block_at(class, index).cast()))
+      .count();
+    assert_eq!(allocated, self.used(), "used counts the allocated blocks");
+    assert_eq!(free + allocated, carved, "every carved block is accounted");
+    let set: usize = self
+      .bitmap()
+      .iter()
+      .map(|word| word.load(Ordering::Relaxed).count_ones() as usize)
+      .sum();
+    assert_eq!(set, allocated, "no bit is set outside the blocks");
+  }
+
   /// Carves up to `budget` bytes' worth of blocks (at least one) from the
   /// untouched tail onto the free list. Returns whether any was carved.
   pub(crate) fn extend(&self, budget: usize) -> bool {

@@ -19,9 +19,11 @@ fn offset_of(arena: &Arena, span: &Span) -> usize {
 fn fresh_spans_are_zeroed_segment_aligned_and_past_the_header() {
   let arena = arena();
   let span = arena.claim(3, Placement::ANY, 1).unwrap();
+  arena.check_invariants();
   assert!(span.zeroed);
   assert_eq!(offset_of(arena, &span), HEADER_SEGMENTS * SEGMENT_SIZE);
   let next = arena.claim(1, Placement::ANY, 1).unwrap();
+  arena.check_invariants();
   assert_eq!(
     offset_of(arena, &next),
     (HEADER_SEGMENTS + 3) * SEGMENT_SIZE
@@ -34,6 +36,7 @@ fn placement_puts_the_aligned_point_one_segment_in() {
   let arena = arena();
   let placement = Placement { align: 8, lead: 1 };
   let span = arena.claim(2, placement, 1).unwrap();
+  arena.check_invariants();
   let aligned = offset_of(arena, &span) + SEGMENT_SIZE;
   assert_eq!(aligned % (8 * SEGMENT_SIZE), 0);
 }
@@ -44,15 +47,18 @@ fn released_spans_are_reused_dirty_until_purged() {
   // Keeps the arena from becoming empty, which would purge at once.
   let _keep = arena.claim(1, Placement::ANY, 1).unwrap();
   let span = arena.claim(2, Placement::ANY, 1).unwrap();
+  arena.check_invariants();
   // SAFETY: the span is ours.
   unsafe { span.start.as_ptr().write_bytes(0xEE, 2 * SEGMENT_SIZE) };
   arena.release(span.start, 2, 1);
   let again = arena.claim(2, Placement::ANY, 1).unwrap();
+  arena.check_invariants();
   assert_eq!(again.start, span.start);
   assert!(!again.zeroed, "written memory is not reported zero");
   arena.release(again.start, 2, 1);
   arena.purge_now();
   let purged = arena.claim(2, Placement::ANY, 1).unwrap();
+  arena.check_invariants();
   assert!(purged.zeroed);
   // SAFETY: the span is ours and mapped.
   let bytes =
@@ -67,8 +73,10 @@ fn released_spans_are_reused_dirty_until_purged() {
 fn spans_grow_into_free_neighbours_only() {
   let arena = arena();
   let span = arena.claim(1, Placement::ANY, 1).unwrap();
+  arena.check_invariants();
   assert!(arena.try_grow(span.start, 1, 3));
   let blocker = arena.claim(1, Placement::ANY, 1).unwrap();
+  arena.check_invariants();
   assert_eq!(
     offset_of(arena, &blocker),
     offset_of(arena, &span) + 3 * SEGMENT_SIZE
@@ -82,8 +90,10 @@ fn a_full_arena_refuses_and_recovers() {
   let arena = arena();
   let all = SEGMENTS_PER_ARENA - HEADER_SEGMENTS;
   let span = arena.claim(all, Placement::ANY, 1).unwrap();
+  arena.check_invariants();
   assert!(arena.claim(1, Placement::ANY, 1).is_none());
   arena.release(span.start, all, 1);
+  arena.check_invariants();
   assert_eq!(arena.in_use(), HEADER_SEGMENTS);
   assert!(arena.claim(all, Placement::ANY, 1).is_some());
 }

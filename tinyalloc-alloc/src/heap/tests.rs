@@ -19,6 +19,10 @@ fn with_heap<R>(body: impl FnOnce(&Heap) -> R) -> R {
   let heap = Heap::acquire().expect("a heap");
   // SAFETY: this thread owns the heap it acquired.
   let result = body(unsafe { heap.as_ref() });
+  // SAFETY: heaps live for the rest of the process.
+  let owned = unsafe { heap.as_ref() };
+  // SAFETY: this thread owns the heap; nothing frees into it meanwhile.
+  unsafe { owned.check_invariants() };
   // SAFETY: the heap is not used after this.
   unsafe { Heap::abandon(heap) };
   result
@@ -425,6 +429,13 @@ proptest! {
     for (seed, op) in ops.into_iter().enumerate() {
       apply(&workers, &mut live, op, seed);
       check_live(&live);
+      for worker in &workers {
+        worker.run(|heap| {
+          // SAFETY: the worker owns its heap; no other op runs meanwhile.
+          unsafe { heap.check_invariants() };
+          0
+        });
+      }
     }
     for (index, block) in live.drain(..).enumerate() {
       workers[index % THREADS].run(move |heap| {

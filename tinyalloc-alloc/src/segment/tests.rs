@@ -60,6 +60,7 @@ fn every_class_hands_out_each_block_once_aligned_and_in_bounds() {
     let segment = memory.small(index);
     let class = class(index);
     let blocks = drain(segment);
+    segment.check_invariants();
     assert_eq!(blocks.len(), class.blocks(), "class {index}");
     assert_eq!(segment.used(), class.blocks());
     let distinct: BTreeSet<usize> =
@@ -87,6 +88,7 @@ fn local_free_then_reuse_and_double_free_is_refused() {
   assert_eq!(segment.used(), 0);
   assert!(!segment.is_allocated(block));
   assert_eq!(segment.push_local(block), Err(Fault::DoubleFree));
+  segment.check_invariants();
   assert_eq!(
     segment.pop(),
     Some(block),
@@ -129,6 +131,7 @@ fn remote_frees_are_collected_and_a_double_remote_free_is_caught() {
   assert!(segment.has_thread_free());
   assert_eq!(segment.used(), blocks.len());
   assert_eq!(segment.collect(), Ok(()));
+  segment.check_invariants();
   assert!(!segment.has_thread_free());
   assert_eq!(segment.used(), blocks.len() - 10);
   let again: BTreeSet<usize> = (0..10)
@@ -165,6 +168,7 @@ fn remote_pushes_from_many_threads_all_arrive() {
     }
   });
   assert_eq!(segment.collect(), Ok(()));
+  segment.check_invariants();
   assert_eq!(segment.used(), 0);
 }
 
