@@ -27,7 +27,7 @@
 //! [`TinyAlloc`]: crate::TinyAlloc
 
 mod failure;
-mod report;
+
 #[cfg(test)]
 mod tests;
 
@@ -37,10 +37,10 @@ use libc::{c_int, c_void, size_t};
 use tinyalloc_alloc::{Heap, MIN_ALIGN};
 use tinyalloc_sys::{Mapper, PosixMapper};
 
+use crate::report::print_stats;
 use crate::thread::heap;
 use crate::{allocate, collect, deallocate, stats};
 use failure::{Failure, into_c, into_status};
-use report::print_stats;
 
 /// The C result of a call that gives memory back.
 type CPointer = *mut c_void;

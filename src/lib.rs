@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod report;
 mod thread;
 
 #[cfg(feature = "ffi")]

@@ -10,11 +10,17 @@
 //! through a pthread key, whose destructor runs after those of Rust and
 //! C++ thread-locals (which may still free memory).
 
+use core::ffi::CStr;
 use core::ptr::NonNull;
 
 use spin::Once;
 use tinyalloc_alloc::{AllocError, Heap, after_fork, before_fork};
-use tinyalloc_sys::{MapError, ThreadExitKey, register_fork_handlers};
+
+use crate::report::print_stats;
+use crate::stats;
+use tinyalloc_sys::{
+  MapError, ThreadExitKey, at_exit, env_var, register_fork_handlers,
+};
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 #[path = "thread/slot_x86_64.rs"]
@@ -26,6 +32,10 @@ mod slot;
 
 /// The key whose destructor abandons a thread's heap.
 static EXIT_KEY: Once<Result<ThreadExitKey, MapError>> = Once::new();
+/// Registers the exit report once, if asked for.
+static STATS_AT_EXIT: Once<()> = Once::new();
+/// Environment variable that asks for the counters on stderr at exit.
+const SHOW_STATS_VARIABLE: &CStr = c"TINYALLOC_SHOW_STATS";
 /// Registers the fork handlers once.
 static FORK_HANDLERS: Once<Result<(), MapError>> = Once::new();
 
@@ -56,6 +66,7 @@ fn heap_slow() -> Result<&'static Heap, AllocError> {
   FORK_HANDLERS.call_once(|| {
     register_fork_handlers(before_fork, after_fork_handler, after_fork_handler)
   });
+  STATS_AT_EXIT.call_once(register_stats_at_exit);
   if let Ok(key) = EXIT_KEY.call_once(|| ThreadExitKey::create(on_thread_exit))
   {
     // SAFETY: heaps live for the rest of the process.
@@ -71,6 +82,24 @@ fn after_fork_handler() {
   // SAFETY: pthread runs this after the prepare handler, `before_fork`, in
   // the forking thread or in the child's only thread, a copy of it.
   unsafe { after_fork() };
+}
+
+/// Registers the exit report. Whether to print is decided at exit: the
+/// first allocation can come before the C library has set up the
+/// environment.
+fn register_stats_at_exit() {
+  // Nothing to do if it fails: the report is a convenience.
+  let _ = at_exit(print_stats_if_asked);
+}
+
+/// The exit hook: the counters, one per line, on stderr, when
+/// `TINYALLOC_SHOW_STATS` is set to anything but `0`.
+fn print_stats_if_asked() {
+  let wanted = env_var(SHOW_STATS_VARIABLE)
+    .is_some_and(|value| !value.is_empty() && value != c"0");
+  if wanted {
+    print_stats(&stats());
+  }
 }
 
 /// Abandons the exiting thread's heap.

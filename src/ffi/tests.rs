@@ -11,8 +11,8 @@ use std::vec::Vec;
 use libc::{__errno_location, EINVAL, ENOMEM, c_void};
 
 use super::failure::{Failure, into_c, into_status};
-use super::report::{Line, counter_line};
 use super::*;
+use crate::report::{Line, counter_line};
 
 /// Sizes that cross every kind of block: tiny, small, large and huge.
 const SIZES: [usize; 8] = [0, 1, 17, 1000, 8192, 100_000, 3 << 20, 40 << 20];

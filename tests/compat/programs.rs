@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use crate::support::{
-  Allocator, Scratch, compare, compile, project_file, require,
+  Allocator, Scratch, compare, compile, project_file, require, run,
 };
 
 /// Every program the suite runs.
@@ -156,4 +156,50 @@ fn fork_heavy_shell_script() {
     command
   });
   assert!(outcome.stdout().contains("last: 200"));
+}
+
+/// Counter lines `TINYALLOC_SHOW_STATS` prints at exit.
+const STATS_LINES: usize = 10;
+
+#[test]
+fn show_stats_prints_the_counters_at_exit() {
+  let mut command = Command::new(require("python3"));
+  command
+    .args(["-c", "print(sum(len(str(n)) for n in range(100000)))"])
+    .env("TINYALLOC_SHOW_STATS", "1")
+    .stdin(Stdio::null());
+  let outcome = run(command, Allocator::TinyAlloc);
+  outcome.assert_success("python3 with TINYALLOC_SHOW_STATS=1");
+  let lines: Vec<&str> = outcome
+    .stderr()
+    .lines()
+    .filter(|line| line.starts_with("tinyalloc: "))
+    .collect();
+  // Every process of the command prints its own report (a `python3` found
+  // through a shim script runs a few shell processes first).
+  assert!(
+    !lines.is_empty() && lines.len().is_multiple_of(STATS_LINES),
+    "{}",
+    outcome.describe()
+  );
+  let most_allocations = lines
+    .iter()
+    .filter_map(|line| line.strip_prefix("tinyalloc: allocations = "))
+    .filter_map(|value| value.parse::<u64>().ok())
+    .max()
+    .unwrap_or_else(|| panic!("no allocation count: {}", outcome.describe()));
+  assert!(most_allocations > 1000, "{}", outcome.describe());
+  let quiet = run(
+    {
+      let mut command = Command::new(require("python3"));
+      command.args(["-c", "pass"]).stdin(Stdio::null());
+      command
+    },
+    Allocator::TinyAlloc,
+  );
+  assert!(
+    !quiet.stderr().contains("tinyalloc: "),
+    "{}",
+    quiet.describe()
+  );
 }

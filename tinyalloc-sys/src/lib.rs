@@ -12,7 +12,7 @@ mod region;
 pub use error::MapError;
 pub use mapper::{Mapper, PosixMapper, Protection};
 pub use os::{
-  ThreadExitKey, env_var, fatal, monotonic_nanos, random_u64,
+  ThreadExitKey, at_exit, env_var, fatal, monotonic_nanos, random_u64,
   register_fork_handlers, write_stderr,
 };
 pub use region::Region;

@@ -4,6 +4,7 @@
 //! Everything here may run inside `malloc`, so nothing allocates, formats
 //! with `core::fmt`, or takes a lock that `malloc` could also need.
 
+mod exit;
 mod fork;
 mod stderr;
 mod thread_exit;
@@ -20,6 +21,7 @@ use libc::{
   getenv, getpid, getrandom, timespec,
 };
 
+pub use exit::at_exit;
 pub use fork::register_fork_handlers;
 pub use stderr::{fatal, write_stderr};
 pub use thread_exit::ThreadExitKey;

@@ -8,11 +8,11 @@ use core::{
 };
 use std::{collections::BTreeSet, env, thread};
 
-use libc::{EEXIST, SIGABRT};
+use libc::{EEXIST, SIGABRT, c_int, exit as exit_process};
 
 use super::{
-  ThreadExitKey, env_var, fallback_random, fatal, monotonic_nanos, random_u64,
-  register_fork_handlers,
+  ThreadExitKey, at_exit, env_var, fallback_random, fatal, monotonic_nanos,
+  random_u64, register_fork_handlers,
   stderr::{format_fatal_line, format_hex},
   write_stderr,
 };
@@ -217,4 +217,29 @@ fn fork_handlers_run_in_the_parent_and_in_the_child() {
   assert_eq!(PREPARED.load(Ordering::SeqCst), prepared + 1);
   assert_eq!(IN_PARENT.load(Ordering::SeqCst), in_parent + 1);
   assert_eq!(IN_CHILD.load(Ordering::SeqCst), 0, "never in the parent");
+}
+
+/// The exit hook of `the_exit_hook_runs_once_at_exit`.
+fn say_goodbye() {
+  write_stderr("goodbye\n");
+}
+
+/// Exit code of a child whose exit hook registration misbehaved.
+const EXIT_HOOK_REFUSED: c_int = 2;
+
+#[test]
+fn the_exit_hook_runs_once_at_exit() {
+  let (exit, output) = run_in_child_capturing_stderr(|| {
+    let again = MapError::Os {
+      call: "at_exit",
+      errno: EEXIST,
+    };
+    if at_exit(say_goodbye).is_err() || at_exit(say_goodbye) != Err(again) {
+      return EXIT_HOOK_REFUSED;
+    }
+    // SAFETY: `exit` runs the registered hooks and ends this child.
+    unsafe { exit_process(0) }
+  });
+  assert_eq!(exit, ChildExit::Exited(0));
+  assert_eq!(output, b"goodbye\n");
 }

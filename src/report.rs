@@ -21,7 +21,7 @@ const COUNTERS: usize = 10;
 const MAX_DIGITS: usize = u64::MAX.ilog10() as usize + 1;
 
 /// One line under construction; bytes past the capacity are dropped.
-pub(super) struct Line {
+pub(crate) struct Line {
   bytes: [u8; LINE_CAPACITY],
   /// Bytes used, at most `LINE_CAPACITY`.
   len: usize,
@@ -29,7 +29,7 @@ pub(super) struct Line {
 
 impl Line {
   /// An empty line.
-  pub(super) const fn new() -> Self {
+  pub(crate) const fn new() -> Self {
     Self {
       bytes: [0; LINE_CAPACITY],
       len: 0,
@@ -37,7 +37,7 @@ impl Line {
   }
 
   /// Appends `text`, cut to the room left.
-  pub(super) fn push(&mut self, text: &[u8]) {
+  pub(crate) fn push(&mut self, text: &[u8]) {
     let room = LINE_CAPACITY - self.len;
     let text = &text[..text.len().min(room)];
     self.bytes[self.len..self.len + text.len()].copy_from_slice(text);
@@ -45,7 +45,7 @@ impl Line {
   }
 
   /// Appends `value` in decimal.
-  pub(super) fn push_decimal(&mut self, value: u64) {
+  pub(crate) fn push_decimal(&mut self, value: u64) {
     let mut digits = [0_u8; MAX_DIGITS];
     let mut first = MAX_DIGITS;
     let mut rest = value;
@@ -61,13 +61,13 @@ impl Line {
   }
 
   /// The line so far.
-  pub(super) fn as_bytes(&self) -> &[u8] {
+  pub(crate) fn as_bytes(&self) -> &[u8] {
     &self.bytes[..self.len]
   }
 }
 
 /// The line `tinyalloc: <label> = <value>\n`.
-pub(super) fn counter_line(label: &str, value: u64) -> Line {
+pub(crate) fn counter_line(label: &str, value: u64) -> Line {
   let mut line = Line::new();
   line.push(PREFIX);
   line.push(label.as_bytes());
@@ -99,7 +99,7 @@ fn counters(stats: &Stats) -> [(&'static str, u64); COUNTERS] {
 }
 
 /// Writes every counter of `stats` to standard error.
-pub(super) fn print_stats(stats: &Stats) {
+pub(crate) fn print_stats(stats: &Stats) {
   for (label, value) in counters(stats) {
     let line = counter_line(label, value);
     // Every byte pushed is ASCII, so the line is always UTF-8.
