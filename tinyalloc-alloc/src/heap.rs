@@ -62,10 +62,26 @@ impl Queue {
   }
 }
 
-/// Per-class counters of a heap, written only by its owner.
-struct ClassCounters {
-  allocations: [AtomicU64; CLASS_COUNT],
-  frees: [AtomicU64; CLASS_COUNT],
+/// One class of a heap: its queue and its counters on one cache line, so
+/// a fast-path malloc or free touches one line of the heap.
+#[repr(C, align(64))]
+struct ClassSlot {
+  /// Touched only by the owner.
+  queue: UnsafeCell<Queue>,
+  /// Blocks of this class allocated by the owner; written only by it.
+  allocations: AtomicU64,
+  /// Blocks of this class freed by the owner; written only by it.
+  frees: AtomicU64,
+}
+
+impl ClassSlot {
+  const fn new() -> Self {
+    Self {
+      queue: UnsafeCell::new(Queue::new()),
+      allocations: AtomicU64::new(0),
+      frees: AtomicU64::new(0),
+    }
+  }
 }
 
 /// Adds one to a counter only its owner writes (no atomic read-modify-write).
@@ -76,8 +92,7 @@ fn bump(counter: &AtomicU64) {
 
 /// A thread's heap.
 pub struct Heap {
-  queues: [UnsafeCell<Queue>; CLASS_COUNT],
-  counters: ClassCounters,
+  classes: [ClassSlot; CLASS_COUNT],
   /// Frees of small blocks owned by other heaps.
   cross_frees: AtomicU64,
   /// A remote free landed in a segment on a full list.
@@ -116,6 +131,9 @@ unsafe impl HasLink<Heap> for Heap {
 /// memory back instead of pinning the old room.
 const KEEP_IN_PLACE_DIVISOR: usize = 2;
 
+/// The cache line a class slot fills.
+const CACHE_LINE_BYTES: usize = 64;
+
 /// Heaps whose threads have exited, waiting for adoption.
 static POOL: Mutex<List<Heap>> = Mutex::new(List::new());
 /// Head of the registry of every heap, linked through `Heap::next`.
@@ -134,11 +152,7 @@ unsafe fn seg<'seg>(segment: NonNull<Segment>) -> &'seg Segment {
 impl Heap {
   const fn new() -> Self {
     Self {
-      queues: [const { UnsafeCell::new(Queue::new()) }; CLASS_COUNT],
-      counters: ClassCounters {
-        allocations: [const { AtomicU64::new(0) }; CLASS_COUNT],
-        frees: [const { AtomicU64::new(0) }; CLASS_COUNT],
-      },
+      classes: [const { ClassSlot::new() }; CLASS_COUNT],
       cross_frees: AtomicU64::new(0),
       full_notice: AtomicBool::new(false),
       abandoned: AtomicBool::new(false),
@@ -230,7 +244,7 @@ impl Heap {
   #[allow(clippy::mut_from_ref)]
   unsafe fn queue(&self, index: usize) -> &mut Queue {
     // SAFETY: forwarded from the caller.
-    unsafe { &mut *self.queues[index].get() }
+    unsafe { &mut *self.classes[index].queue.get() }
   }
 
   /// The segment allocation of class `index` pops from.
@@ -241,9 +255,9 @@ impl Heap {
   unsafe fn current(&self, index: usize) -> Option<NonNull<Segment>> {
     debug_assert!(index < CLASS_COUNT, "class indices come from the table");
     // SAFETY: class indices are below `CLASS_COUNT`.
-    let queue = unsafe { self.queues.get_unchecked(index) };
+    let slot = unsafe { self.classes.get_unchecked(index) };
     // SAFETY: forwarded from the caller; a shared read of the list head.
-    unsafe { &*queue.get() }.partial.head()
+    unsafe { &*slot.queue.get() }.partial.head()
   }
 
   /// Allocates `size` bytes aligned to [`MIN_ALIGN`].
@@ -793,7 +807,7 @@ impl Heap {
   fn count_allocation(&self, index: usize) {
     debug_assert!(index < CLASS_COUNT, "class indices come from the table");
     // SAFETY: class indices are below `CLASS_COUNT`.
-    bump(unsafe { self.counters.allocations.get_unchecked(index) });
+    bump(&unsafe { self.classes.get_unchecked(index) }.allocations);
   }
 
   /// Counts a free of a block of class `index`.
@@ -801,7 +815,7 @@ impl Heap {
   fn count_free(&self, index: usize) {
     debug_assert!(index < CLASS_COUNT, "a segment's class is a class");
     // SAFETY: segment class indices are below `CLASS_COUNT`.
-    bump(unsafe { self.counters.frees.get_unchecked(index) });
+    bump(&unsafe { self.classes.get_unchecked(index) }.frees);
   }
 
   /// The heap's small-block counters, into `builder`.
@@ -809,8 +823,8 @@ impl Heap {
     for index in 0..CLASS_COUNT {
       builder.add_small(
         class(index).size(),
-        self.counters.allocations[index].load(Ordering::Relaxed),
-        self.counters.frees[index].load(Ordering::Relaxed),
+        self.classes[index].allocations.load(Ordering::Relaxed),
+        self.classes[index].frees.load(Ordering::Relaxed),
       );
     }
     builder.add_cross(self.cross_frees.load(Ordering::Relaxed));
@@ -1054,3 +1068,4 @@ pub(crate) unsafe fn unlock_after_fork() {
 }
 
 const _: () = assert!(LARGE_ALIGN_MAX <= ARENA_SIZE);
+const _: () = assert!(size_of::<ClassSlot>() == CACHE_LINE_BYTES);
