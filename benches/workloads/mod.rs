@@ -23,7 +23,7 @@ mod trees;
 use std::env;
 use std::fs;
 use std::hint::black_box;
-use std::mem::MaybeUninit;
+use std::mem::{self, MaybeUninit};
 use std::process;
 use std::time::{Duration, Instant};
 
@@ -245,6 +245,27 @@ impl Rng {
     let base = 1_usize << bits;
     self.range(base, (base << 1).min(high))
   }
+}
+
+/// The table-replacement loop of `churn` and `mixed`: `replacements`
+/// times, a random slot of `slots` gets a fresh block of a size drawn by
+/// `size` and filled by `make`; the checksum adds the capacities replaced.
+pub(crate) fn replace_slots(
+  rng: &mut Rng,
+  slots: usize,
+  replacements: usize,
+  size: impl Fn(&mut Rng) -> usize,
+  make: impl Fn(usize, u8) -> Vec<u8>,
+) -> u64 {
+  let mut table: Vec<Vec<u8>> = (0..slots).map(|_| Vec::new()).collect();
+  let mut checksum = 0_u64;
+  for round in 0..replacements {
+    let slot = rng.range(0, slots);
+    let fresh = make(size(rng), round.to_le_bytes()[0]);
+    let old = mem::replace(&mut table[slot], fresh);
+    checksum = checksum.wrapping_add(old.capacity() as u64);
+  }
+  checksum
 }
 
 /// A heap block of `size` bytes with its first and last byte written, so
