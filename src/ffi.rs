@@ -38,7 +38,7 @@ use tinyalloc_alloc::{Heap, MIN_ALIGN};
 use tinyalloc_sys::{Mapper, PosixMapper};
 
 use crate::report::print_stats;
-use crate::thread::heap;
+use crate::thread::{fast_heap, heap};
 use crate::{allocate, collect, deallocate, stats};
 use failure::{Failure, into_c, into_status};
 
@@ -117,6 +117,19 @@ unsafe fn resize(
 /// Callable from C at any time; the block is the caller's until freed.
 #[unsafe(no_mangle)]
 unsafe extern "C" fn malloc(size: size_t) -> CPointer {
+  // SAFETY: the thread-local heap is owned by this thread (or is the
+  // unowned heap, which has no block to give).
+  match unsafe { fast_heap().try_malloc(size) } {
+    Some(block) => block.as_ptr().cast(),
+    None => malloc_slow(size),
+  }
+}
+
+/// `malloc` beyond the fast path, with `errno` on failure; a tail call, so
+/// the fast path needs no stack frame.
+#[cold]
+#[inline(never)]
+fn malloc_slow(size: size_t) -> CPointer {
   into_c(aligned(size, MIN_ALIGN))
 }
 

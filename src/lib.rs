@@ -11,7 +11,7 @@ use core::ptr::{self, NonNull};
 
 use tinyalloc_alloc::{Heap, MIN_ALIGN};
 
-use thread::{heap, local_heap};
+use thread::{fast_heap, heap, local_heap};
 pub use tinyalloc_alloc::{AllocError, Stats};
 
 /// The TinyAlloc global allocator:
@@ -38,11 +38,10 @@ pub fn collect() {
 /// Allocates `size` bytes aligned to `align` (a power of two).
 #[inline]
 fn allocate(size: usize, align: usize) -> Result<NonNull<u8>, AllocError> {
-  if let Some(heap) = local_heap()
-    && align <= MIN_ALIGN
-  {
-    // SAFETY: the thread-local heap is owned by this thread.
-    if let Some(block) = unsafe { heap.try_malloc(size) } {
+  if align <= MIN_ALIGN {
+    // SAFETY: the thread-local heap is owned by this thread (or is the
+    // unowned heap, which has no block to give).
+    if let Some(block) = unsafe { fast_heap().try_malloc(size) } {
       return Ok(block);
     }
   }
@@ -70,10 +69,17 @@ fn allocate_slow(size: usize, align: usize) -> Result<NonNull<u8>, AllocError> {
 /// `pointer` is not used again; one not from us stops the process.
 #[inline]
 unsafe fn deallocate(pointer: NonNull<u8>) {
-  let heap = local_heap();
-  // SAFETY: the thread-local heap is owned by this thread; the pointer is
-  // the caller's to give up.
-  unsafe { Heap::free(heap, pointer) };
+  // SAFETY: the thread-local heap is owned by this thread (or is the
+  // unowned heap); the pointer is the caller's to give up.
+  unsafe { Heap::free(fast_heap(), pointer) };
+}
+
+/// [`GlobalAlloc::alloc`] beyond the fast path; a tail call, so the fast
+/// path needs no stack frame.
+#[cold]
+#[inline(never)]
+fn alloc_slow(size: usize, align: usize) -> *mut u8 {
+  or_null(allocate_slow(size, align))
 }
 
 /// The null pointer an allocation failure returns.
@@ -86,7 +92,14 @@ fn or_null(result: Result<NonNull<u8>, AllocError>) -> *mut u8 {
 unsafe impl GlobalAlloc for TinyAlloc {
   #[inline]
   unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-    or_null(allocate(layout.size(), layout.align()))
+    if layout.align() <= MIN_ALIGN {
+      // SAFETY: the thread-local heap is owned by this thread (or is the
+      // unowned heap, which has no block to give).
+      if let Some(block) = unsafe { fast_heap().try_malloc(layout.size()) } {
+        return block.as_ptr();
+      }
+    }
+    alloc_slow(layout.size(), layout.align())
   }
 
   #[inline]

@@ -14,7 +14,9 @@ use core::ffi::CStr;
 use core::ptr::NonNull;
 
 use spin::Once;
-use tinyalloc_alloc::{AllocError, Heap, after_fork, before_fork};
+use tinyalloc_alloc::{
+  AllocError, Heap, UNOWNED_HEAP, after_fork, before_fork,
+};
 
 use crate::report::print_stats;
 use crate::stats;
@@ -39,12 +41,19 @@ const SHOW_STATS_VARIABLE: &CStr = c"TINYALLOC_SHOW_STATS";
 /// Registers the fork handlers once.
 static FORK_HANDLERS: Once<Result<(), MapError>> = Once::new();
 
+/// The calling thread's heap, or the unowned heap if it has none: for the
+/// fast paths, which fall through to the slow ones on the unowned heap.
+#[inline]
+pub(crate) fn fast_heap() -> &'static Heap {
+  // SAFETY: heaps live for the rest of the process.
+  unsafe { slot::get().as_ref() }
+}
+
 /// The calling thread's heap, if it has one.
 #[inline]
 pub(crate) fn local_heap() -> Option<&'static Heap> {
-  let heap = slot::get()?;
-  // SAFETY: heaps live for the rest of the process.
-  Some(unsafe { heap.as_ref() })
+  let heap = fast_heap();
+  (!heap.is_unowned()).then_some(heap)
 }
 
 /// The calling thread's heap, made on first use.
@@ -62,7 +71,7 @@ fn heap_slow() -> Result<&'static Heap, AllocError> {
   let heap = Heap::acquire()?;
   // Set before anything below can allocate (a pthread key set can call
   // calloc): a nested allocation then finds this heap.
-  slot::set(Some(heap));
+  slot::set(heap);
   FORK_HANDLERS.call_once(|| {
     register_fork_handlers(before_fork, after_fork_handler, after_fork_handler)
   });
@@ -105,8 +114,8 @@ fn print_stats_if_asked() {
 /// Abandons the exiting thread's heap.
 fn on_thread_exit(value: NonNull<u8>) {
   let heap = value.cast::<Heap>();
-  if slot::get() == Some(heap) {
-    slot::set(None);
+  if slot::get() == heap {
+    slot::set(NonNull::from(&UNOWNED_HEAP));
   }
   // SAFETY: the exiting thread owned the heap and, with the thread-local
   // cleared, never touches it again.

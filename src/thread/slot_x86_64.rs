@@ -7,25 +7,28 @@
 //! links to the one definition without exporting it.
 
 use core::arch::{asm, global_asm};
-use core::ptr::{self, NonNull};
+use core::ptr::NonNull;
 
-use tinyalloc_alloc::Heap;
+use tinyalloc_alloc::{Heap, UNOWNED_HEAP};
 
+// Every thread's slot starts at the unowned heap: the TLS initialisation
+// image is relocated before the C library copies it for each thread.
 global_asm!(
-  ".pushsection .tbss,\"awT\",@nobits",
+  ".pushsection .tdata,\"awT\",@progbits",
   ".p2align 3",
   ".globl __tinyalloc_thread_heap",
   ".hidden __tinyalloc_thread_heap",
   ".type __tinyalloc_thread_heap,@object",
   ".size __tinyalloc_thread_heap,8",
   "__tinyalloc_thread_heap:",
-  ".zero 8",
+  ".quad {unowned}",
   ".popsection",
+  unowned = sym UNOWNED_HEAP,
 );
 
-/// The calling thread's heap pointer.
+/// The calling thread's heap pointer (the unowned heap until it has one).
 #[inline(always)]
-pub(super) fn get() -> Option<NonNull<Heap>> {
+pub(super) fn get() -> NonNull<Heap> {
   let value: *mut Heap;
   // SAFETY: reads this thread's 8-byte TLS slot defined above; the offset
   // comes from the GOT entry the linker fills for it.
@@ -37,13 +40,14 @@ pub(super) fn get() -> Option<NonNull<Heap>> {
       options(nostack, readonly, preserves_flags),
     );
   }
-  NonNull::new(value)
+  // SAFETY: the slot only ever holds a heap's address.
+  unsafe { NonNull::new_unchecked(value) }
 }
 
 /// Sets the calling thread's heap pointer.
 #[inline]
-pub(super) fn set(heap: Option<NonNull<Heap>>) {
-  let value = heap.map_or(ptr::null_mut(), NonNull::as_ptr);
+pub(super) fn set(heap: NonNull<Heap>) {
+  let value = heap.as_ptr();
   // SAFETY: writes this thread's 8-byte TLS slot defined above.
   unsafe {
     asm!(

@@ -27,10 +27,6 @@ const DOUBLINGS: usize =
   (SMALL_MAX.trailing_zeros() - LINEAR_MAX.trailing_zeros()) as usize;
 /// Number of small size classes.
 pub(crate) const CLASS_COUNT: usize = CLASS_STEPS + DOUBLINGS * CLASS_STEPS;
-/// Bits in a bitmap word of a segment.
-pub(crate) const WORD_BITS: usize = u64::BITS as usize;
-/// Bit width of the reciprocal used to divide by a block size.
-const RECIP_SHIFT: u32 = u32::BITS;
 /// Entries of the size-to-class table: one per `MIN_ALIGN` step.
 const LOOKUP_LEN: usize = (SMALL_MAX >> MIN_ALIGN_SHIFT) + 1;
 
@@ -45,9 +41,6 @@ pub(crate) struct Class {
   blocks: u32,
   /// Offset of the first block from the segment start.
   area_offset: u32,
-  /// `ceil(2^32 / size)`: block index by multiplication, exact for every
-  /// offset inside a segment because `SEGMENT_SIZE * size < 2^32`.
-  recip: u32,
 }
 
 impl Class {
@@ -74,14 +67,6 @@ impl Class {
   pub(crate) const fn area_offset(&self) -> usize {
     self.area_offset as usize
   }
-
-  /// Index of the block at `offset` bytes into the block area. Exact for
-  /// offsets inside the area; any other offset gives some index, which the
-  /// caller rejects by comparing `index * size` with the offset.
-  #[inline]
-  pub(crate) const fn index_of(&self, offset: usize) -> usize {
-    ((offset as u64).wrapping_mul(self.recip as u64) >> RECIP_SHIFT) as usize
-  }
 }
 
 /// Size of class `index` (before the table exists).
@@ -94,11 +79,6 @@ const fn size_of_class(index: usize) -> usize {
   base + (base >> CLASS_STEPS_SHIFT) * (step % CLASS_STEPS + 1)
 }
 
-/// Words of a small segment's allocated bitmap: one bit per `MIN_ALIGN`
-/// granule of the segment, so a block's bit is found from its address by a
-/// shift, and only block starts can ever have their bit set.
-pub(crate) const BITMAP_WORDS: usize = SEGMENT_SIZE / MIN_ALIGN / WORD_BITS;
-
 /// Largest power of two dividing `size`.
 const fn natural_align(size: usize) -> usize {
   1 << size.trailing_zeros()
@@ -107,16 +87,14 @@ const fn natural_align(size: usize) -> usize {
 const fn make_class(index: usize) -> Class {
   let size = size_of_class(index);
   let align = natural_align(size);
-  let header = size_of::<Segment>() + BITMAP_WORDS * size_of::<u64>();
+  let header = size_of::<Segment>();
   let area_offset = header.next_multiple_of(align);
   let blocks = (SEGMENT_SIZE - area_offset) / size;
-  let recip = (1u64 << RECIP_SHIFT).div_ceil(size as u64);
   Class {
     size: size as u32,
     align: align as u32,
     blocks: blocks as u32,
     area_offset: area_offset as u32,
-    recip: recip as u32,
   }
 }
 
@@ -152,8 +130,8 @@ static LOOKUP: [u8; LOOKUP_LEN] = make_lookup();
 const _: () = assert!(size_of_class(CLASS_COUNT - 1) == SMALL_MAX);
 const _: () = assert!(CLASS_COUNT <= u8::MAX as usize);
 const _: () = assert!(
-  (SEGMENT_SIZE as u64) * (SMALL_MAX as u64) < 1u64 << RECIP_SHIFT,
-  "the reciprocal division must be exact for every offset in a segment"
+  SEGMENT_SIZE as u64 <= u32::MAX as u64,
+  "the divisibility test of a segment offset needs offsets below 2^32"
 );
 
 /// The class of a small request. `size` must be at most [`SMALL_MAX`].

@@ -134,6 +134,13 @@ const KEEP_IN_PLACE_DIVISOR: usize = 2;
 /// The cache line a class slot fills.
 const CACHE_LINE_BYTES: usize = 64;
 
+/// The heap of a thread that has none yet (or no more): it owns nothing,
+/// so its fast paths always fall through to the slow ones, which give the
+/// thread a heap of its own. A thread-local heap pointer starts here
+/// rather than at null, which spares the fast paths a null test. Never
+/// written: only [`Heap::acquire`]d heaps are.
+pub static UNOWNED_HEAP: Heap = Heap::new();
+
 /// Heaps whose threads have exited, waiting for adoption.
 static POOL: Mutex<List<Heap>> = Mutex::new(List::new());
 /// Head of the registry of every heap, linked through `Heap::next`.
@@ -160,6 +167,12 @@ impl Heap {
       link: UnsafeCell::new(Link::new()),
       next: AtomicPtr::new(ptr::null_mut()),
     }
+  }
+
+  /// Whether this is [`UNOWNED_HEAP`], which no thread owns.
+  #[inline]
+  pub fn is_unowned(&self) -> bool {
+    ptr::eq(self, &UNOWNED_HEAP)
   }
 
   /// A heap for the calling thread: an abandoned one if any, else a new one.
@@ -502,8 +515,14 @@ impl Heap {
   ) -> Result<&'seg Segment, AllocError> {
     let span = claim_span(1, Placement::ANY)?;
     // SAFETY: the span is a fresh segment nobody else knows of.
-    let segment =
-      unsafe { Segment::init_small(span.start, index, NonNull::from(self)) };
+    let segment = unsafe {
+      Segment::init_small(
+        span.start,
+        index,
+        NonNull::from(self),
+        NonNull::from(&self.classes[index].frees),
+      )
+    };
     GLOBAL.add(Counter::Segments, 1);
     // SAFETY: forwarded from the caller.
     let queue = unsafe { self.queue(index) };
@@ -531,12 +550,6 @@ impl Heap {
   /// As [`Heap::free_local`].
   #[inline]
   unsafe fn free_owned(&self, segment: &Segment, pointer: NonNull<u8>) {
-    // A block another thread already freed still has its bit set until it
-    // is collected; collecting first makes freeing it again here a double
-    // free that `push_local` sees.
-    if segment.has_thread_free() {
-      collect_or_report(segment);
-    }
     if let Err(fault) = segment.push_local(pointer) {
       fault.report(pointer.addr().get());
     }
@@ -631,28 +644,33 @@ impl Heap {
     }
   }
 
-  /// Frees `pointer`, from the thread owning this heap (or from any thread
-  /// with `heap == None`).
+  /// Frees `pointer`, from the thread owning `heap` (or from any thread
+  /// with [`UNOWNED_HEAP`]).
   ///
   /// # Safety
-  /// `heap`, if given, is owned by the caller. `pointer` is any non-null
-  /// value: a pointer not from us stops the process.
+  /// `heap` is owned by the caller or is the unowned heap. `pointer` is any
+  /// non-null value: a pointer not from us stops the process.
   #[inline]
-  pub unsafe fn free(heap: Option<&Heap>, pointer: NonNull<u8>) {
+  pub unsafe fn free(heap: &Heap, pointer: NonNull<u8>) {
     // SAFETY: forwarded from the caller.
     let header = match unsafe { header_of(pointer) } {
       Ok(header) => header,
       Err(fault) => fault.report(pointer.addr().get()),
     };
-    // Only live small segments name a heap, so finding ours picks the
-    // fast path without the cookie check (see `header_of`).
-    if let Some(heap) = heap
-      && ptr::eq(header.heap(), heap)
-      && header.try_push_quick(pointer)
+    // Only live small segments on a partial list name a heap there, so
+    // finding ours picks the fast path without the cookie check (see
+    // `header_of`); the unowned heap is never named.
+    if ptr::eq(header.local_heap(), heap)
+      && let Some(tag) = header.quick_tag(pointer)
     {
-      heap.count_free(header.class_index());
+      header.count_free();
+      if header.push_quick(pointer, tag) {
+        // SAFETY: the caller owns the heap, which owns the segment.
+        unsafe { heap.free_local_slow(header) };
+      }
       return;
     }
+    let heap = (!heap.is_unowned()).then_some(heap);
     // SAFETY: forwarded from the caller.
     unsafe { Self::free_slow(heap, header, pointer) }
   }
@@ -729,7 +747,7 @@ impl Heap {
     // smaller of them.
     unsafe { moved.copy_from_nonoverlapping(pointer, size.min(usable)) };
     // SAFETY: forwarded from the caller.
-    unsafe { Self::free(Some(self), pointer) };
+    unsafe { Self::free(self, pointer) };
     Ok(moved)
   }
 
@@ -796,6 +814,15 @@ impl Heap {
           assert_eq!(segment.class_index(), index, "queued by their class");
           assert!(ptr::eq(segment.heap(), self), "owned by this heap");
           assert_eq!(segment.is_full(), full, "flagged as their list");
+          let local = if full {
+            ptr::null()
+          } else {
+            ptr::from_ref(self)
+          };
+          assert!(
+            ptr::eq(segment.local_heap(), local),
+            "named as local heap exactly on the partial list"
+          );
           segment.check_invariants();
         }
       }
@@ -867,17 +894,17 @@ fn single_block(segment: &Segment) -> usize {
 /// Frees a block of a small segment owned by another heap (or by no live
 /// thread).
 fn free_remote(heap: Option<&Heap>, segment: &Segment, pointer: NonNull<u8>) {
-  if !segment.is_allocated(pointer) {
-    segment.fault_of(pointer).report(pointer.addr().get());
-  }
+  // Counted first: once the block is pushed, its owner may collect it and
+  // retire the segment, whose header then belongs to someone else.
+  let index = segment.class_index();
   match heap {
     Some(heap) => {
-      heap.count_free(segment.class_index());
+      heap.count_free(index);
       bump(&heap.cross_frees);
     }
     None => {
       GLOBAL.add(Counter::OrphanFrees, 1);
-      GLOBAL.add(Counter::OrphanFreedBytes, segment.class().size());
+      GLOBAL.add(Counter::OrphanFreedBytes, class(index).size());
       GLOBAL.add(Counter::OrphanCrossFrees, 1);
     }
   }
@@ -888,7 +915,11 @@ fn free_remote(heap: Option<&Heap>, segment: &Segment, pointer: NonNull<u8>) {
   {
     return;
   }
-  segment.push_remote(pointer);
+  if let Err(fault) = segment.push_remote(pointer) {
+    fault.report(pointer.addr().get());
+  }
+  // The owner may have retired the segment by now, but its header stays
+  // mapped, and a stale flag only costs the owner a look at its full lists.
   if segment.is_full_seq_cst() {
     owner.full_notice.store(true, Ordering::Release);
   }

@@ -13,7 +13,7 @@ mod stats;
 mod sync;
 
 pub use error::AllocError;
-pub use heap::Heap;
+pub use heap::{Heap, UNOWNED_HEAP};
 pub use stats::Stats;
 
 use manager::{lock_for_fork, purge_all, set_purge_delay, unlock_after_fork};

@@ -2,11 +2,20 @@
 //!
 //! A *small* segment holds blocks of one class. Its header keeps the owner's
 //! free list, a count of blocks not on that list (`used`), how many blocks
-//! have been carved from the untouched tail (`carved`), a list of blocks
-//! freed by other threads (`thread_free`, on its own cache line), and one
-//! allocated bit per block after the fixed header. A block is on exactly
-//! one of: the free list, the thread-free list, the untouched tail, or in
-//! the program's hands (bit set).
+//! have been carved from the untouched tail (`carved`), and a list of
+//! blocks freed by other threads (`thread_free`, on its own cache line). A
+//! block is on exactly one of: the free list, the thread-free list, the
+//! untouched tail, or in the program's hands.
+//!
+//! A carved block that is not in the program's hands carries the segment's
+//! cookie in its second word (its *free tag*); `malloc` clears it. So a
+//! free finds a double free by one compare in the block it is freeing
+//! anyway, on the owner's thread and on any other, without a bitmap in the
+//! header; a pointer inside the carved block area that is not a block
+//! start is refused by a divisibility test (one multiplication). A program
+//! that writes into a block after freeing it can erase the tag and so hide
+//! a later double free of that block; the tag is secret, so it is never
+//! forged by chance.
 //!
 //! A *large* or *huge* header describes one block: a run of segments in an
 //! arena, or a mapping of its own.
@@ -21,13 +30,12 @@
 mod tests;
 
 use core::cell::{Cell, UnsafeCell};
-use core::mem::size_of;
 use core::ptr::{self, NonNull};
 
 use tinyalloc_list::{HasLink, Link};
 
-use crate::class::{BITMAP_WORDS, Class, WORD_BITS, class};
-use crate::config::{MIN_ALIGN, MIN_ALIGN_SHIFT, SEGMENT_MASK};
+use crate::class::{Class, class};
+use crate::config::SEGMENT_MASK;
 use crate::fault::Fault;
 use crate::heap::Heap;
 use crate::manager::{owns, secret};
@@ -49,11 +57,58 @@ pub(crate) enum Kind {
   Released = 4,
 }
 
-/// A free block: its first word links to the next free block (read and
-/// written through `next_of` and `set_next` only).
+/// A free block: its first word links to the next free block, its second
+/// holds the free tag (read and written through the functions below only).
 #[repr(C)]
 pub(crate) struct Block {
   _next: Option<NonNull<Block>>,
+  _tag: usize,
+}
+
+/// Reads the free tag of a block.
+///
+/// # Safety
+/// `block` is a carved block of ours (at least two words long).
+#[inline]
+unsafe fn tag_of(block: NonNull<Block>) -> usize {
+  // SAFETY: the caller guarantees the block has a second word.
+  let word = unsafe { tag_word(block) };
+  // SAFETY: the caller guarantees the block's second word is ours to read.
+  unsafe { word.read() }
+}
+
+/// The second word of a block, where its free tag lives.
+///
+/// # Safety
+/// `block` is a carved block of ours (at least two words long).
+#[inline]
+unsafe fn tag_word(block: NonNull<Block>) -> NonNull<usize> {
+  // SAFETY: forwarded from the caller: the word lies inside the block.
+  unsafe { block.cast::<usize>().add(1) }
+}
+
+/// Writes the free tag of a block.
+///
+/// # Safety
+/// `block` is a carved block of ours that nobody else reads or writes now.
+#[inline]
+unsafe fn set_tag(block: NonNull<Block>, tag: usize) {
+  // SAFETY: the caller guarantees the block has a second word.
+  let word = unsafe { tag_word(block) };
+  // SAFETY: the caller owns the block's memory.
+  unsafe { word.write(tag) }
+}
+
+/// What the owner's fast free did (for tests).
+#[cfg(test)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Quick {
+  /// The block is back on the free list; nothing else to do.
+  Done,
+  /// The block is back and the segment is now empty.
+  Emptied,
+  /// Nothing changed: the free needs the slow path (or is a fault).
+  Declined,
 }
 
 /// Reads the successor of a free block.
@@ -89,7 +144,7 @@ struct Remote {
 /// The header at the start of every segment in use.
 #[repr(C)]
 pub(crate) struct Segment {
-  /// `address ^ secret` while in use.
+  /// `address ^ secret` while in use; also the free tag of its blocks.
   cookie: AtomicUsize,
   /// A [`Kind`] as its `u8`.
   kind: AtomicU8,
@@ -100,12 +155,29 @@ pub(crate) struct Segment {
   in_full: AtomicBool,
   /// The owning heap of a small segment.
   heap: AtomicPtr<Heap>,
+  /// The owning heap while the segment is on its partial list, null
+  /// otherwise: the owner's fast free compares its heap with this one
+  /// field, which rules out the full list in the same test.
+  local: AtomicPtr<Heap>,
   /// The owner's free list.
   free: Cell<Option<NonNull<Block>>>,
   /// Blocks not on `free` and not in the untouched tail.
   used: Cell<u32>,
   /// Blocks taken from the untouched tail so far.
   carved: Cell<u32>,
+  /// Address of the first block of a small segment (fixed while the header
+  /// lives, like `divisor` and `frees`: written with the header, before
+  /// any other thread can know of it).
+  area: usize,
+  /// Bytes carved from the block area (`carved` blocks); written by the
+  /// owner, read by remote frees.
+  carved_bytes: AtomicUsize,
+  /// `u64::MAX / size + 1` for the block size: an offset below
+  /// `carved_bytes` is a block start exactly when its product with this
+  /// wraps below it.
+  divisor: u64,
+  /// The owning heap's free counter for this class.
+  frees: NonNull<AtomicU64>,
   /// Link in the heap's queue of this class.
   link: UnsafeCell<Link<Segment>>,
   /// Segments of a large span, or bytes of a huge mapping.
@@ -170,6 +242,37 @@ pub(crate) unsafe fn segment_of<'seg>(
   Ok(segment)
 }
 
+/// The header fields that stay fixed while it lives.
+#[derive(Clone, Copy)]
+struct Fixed {
+  area: usize,
+  divisor: u64,
+  frees: NonNull<AtomicU64>,
+}
+
+/// The free counter of headers whose frees are counted elsewhere (large
+/// and huge blocks) or not at all (tests of a lone segment).
+pub(crate) static UNCOUNTED: AtomicU64 = AtomicU64::new(0);
+
+impl Fixed {
+  /// For headers of large and huge blocks, which have no block area.
+  fn none() -> Self {
+    Self {
+      area: 0,
+      divisor: 0,
+      frees: NonNull::from(&UNCOUNTED),
+    }
+  }
+}
+
+/// The multiplier of the divisibility test for blocks of `size` bytes:
+/// for an offset below 2^32, `offset * divisor` wraps below `divisor`
+/// exactly when `size` divides the offset (Lemire, Kaser and Kurz,
+/// "Faster remainder by direct computation", 2019).
+pub(crate) const fn divisor_of(size: usize) -> u64 {
+  u64::MAX / size as u64 + 1
+}
+
 impl Segment {
   /// Checks the cookie: whether this header place holds a live header.
   #[inline]
@@ -188,6 +291,7 @@ impl Segment {
   unsafe fn write_header<'seg>(
     start: NonNull<u8>,
     kind: Kind,
+    fixed: Fixed,
   ) -> &'seg Segment {
     let header = Segment {
       cookie: AtomicUsize::new(start.addr().get() ^ secret()),
@@ -195,9 +299,14 @@ impl Segment {
       class: AtomicU8::new(0),
       in_full: AtomicBool::new(false),
       heap: AtomicPtr::new(ptr::null_mut()),
+      local: AtomicPtr::new(ptr::null_mut()),
       free: Cell::new(None),
       used: Cell::new(0),
       carved: Cell::new(0),
+      area: fixed.area,
+      carved_bytes: AtomicUsize::new(0),
+      divisor: fixed.divisor,
+      frees: fixed.frees,
       link: UnsafeCell::new(Link::new()),
       extent: Cell::new(0),
       base: Cell::new(start.addr().get()),
@@ -218,19 +327,40 @@ impl Segment {
   ///
   /// # Safety
   /// As [`Segment::write_header`], and the whole segment is writable.
+  /// Makes `start` a small segment of class `class_index` owned by `heap`,
+  /// whose frees count in `frees` (a counter of the heap, which lives for
+  /// the rest of the process).
+  ///
+  /// # Safety
+  /// As [`Segment::write_header`], and the whole segment is writable.
   pub(crate) unsafe fn init_small<'seg>(
     start: NonNull<u8>,
     class_index: usize,
     heap: NonNull<Heap>,
+    frees: NonNull<AtomicU64>,
   ) -> &'seg Segment {
+    let class = class(class_index);
+    let fixed = Fixed {
+      area: start.addr().get() + class.area_offset(),
+      divisor: divisor_of(class.size()),
+      frees,
+    };
     // SAFETY: forwarded from the caller.
-    let segment = unsafe { Self::write_header(start, Kind::Small) };
+    let segment = unsafe { Self::write_header(start, Kind::Small, fixed) };
     segment.class.store(class_index as u8, Ordering::Relaxed);
     segment.heap.store(heap.as_ptr(), Ordering::Relaxed);
-    for word in segment.bitmap() {
-      word.store(0, Ordering::Relaxed);
-    }
+    segment.local.store(heap.as_ptr(), Ordering::Relaxed);
     segment
+  }
+
+  /// Counts a free by the owner in the owning heap's counter.
+  #[inline]
+  pub(crate) fn count_free(&self) {
+    // SAFETY: the counter is a field of a heap, and heaps live forever
+    // (or it is `UNCOUNTED`).
+    let counter = unsafe { self.frees.as_ref() };
+    // Only the owner writes it: no read-modify-write needed.
+    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
   }
 
   /// Makes `start` the header of a large or huge block.
@@ -246,7 +376,7 @@ impl Segment {
     usable: usize,
   ) -> &'seg Segment {
     // SAFETY: forwarded from the caller.
-    let segment = unsafe { Self::write_header(start, kind) };
+    let segment = unsafe { Self::write_header(start, kind, Fixed::none()) };
     segment.block_offset.set(block_offset);
     segment.base.set(base);
     segment.extent.set(extent);
@@ -272,6 +402,7 @@ impl Segment {
   pub(crate) fn release(&self) {
     self.kind.store(Kind::Released as u8, Ordering::Relaxed);
     self.heap.store(ptr::null_mut(), Ordering::Relaxed);
+    self.local.store(ptr::null_mut(), Ordering::Relaxed);
   }
 
   /// Forgets the header entirely (before its memory is decommitted).
@@ -301,6 +432,12 @@ impl Segment {
   #[inline]
   pub(crate) fn heap(&self) -> *mut Heap {
     self.heap.load(Ordering::Relaxed)
+  }
+
+  /// The owning heap if the segment is on its partial list, else null.
+  #[inline]
+  pub(crate) fn local_heap(&self) -> *mut Heap {
+    self.local.load(Ordering::Relaxed)
   }
 
   /// Blocks not on the owner's free list nor in the untouched tail.
@@ -346,38 +483,11 @@ impl Segment {
     self.in_full.load(Ordering::Relaxed)
   }
 
-  /// Records whether the segment is on its heap's full list.
+  /// Records whether the segment is on its heap's full list (owner only).
   pub(crate) fn set_full(&self, full: bool) {
+    let local = if full { ptr::null_mut() } else { self.heap() };
+    self.local.store(local, Ordering::Relaxed);
     self.in_full.store(full, Ordering::SeqCst);
-  }
-
-  /// The first word of the allocated bits, which follow the header.
-  #[inline]
-  fn bitmap_start(&self) -> NonNull<AtomicU64> {
-    let first = NonNull::from(self).cast::<AtomicU64>();
-    // SAFETY: the bitmap follows the header (see `class::make_class`), inside
-    // the segment.
-    unsafe { first.byte_add(size_of::<Segment>()) }
-  }
-
-  /// The allocated bits, one per `MIN_ALIGN` granule.
-  fn bitmap(&self) -> &[AtomicU64] {
-    // SAFETY: `BITMAP_WORDS` words lie between the header and the block
-    // area, and are only ever accessed atomically.
-    unsafe {
-      NonNull::slice_from_raw_parts(self.bitmap_start(), BITMAP_WORDS).as_ref()
-    }
-  }
-
-  /// The allocated-bit word and mask of the granule `pointer` starts.
-  #[inline]
-  fn bit(&self, pointer: NonNull<u8>) -> (&AtomicU64, u64) {
-    let granule = (pointer.addr().get() & SEGMENT_MASK) >> MIN_ALIGN_SHIFT;
-    // SAFETY: every granule of the segment has a bit in the bitmap.
-    let word = unsafe { self.bitmap_start().add(granule / WORD_BITS) };
-    // SAFETY: bitmap words are only ever accessed atomically.
-    let word = unsafe { word.as_ref() };
-    (word, 1 << (granule % WORD_BITS))
   }
 
   /// Pointer to the block with index `index`.
@@ -388,83 +498,107 @@ impl Segment {
     unsafe { self.start().byte_add(offset) }.cast()
   }
 
-  /// Index of the block `pointer` starts, or the fault it would be to free
-  /// it.
-  pub(crate) fn block_index(
-    &self,
-    pointer: NonNull<u8>,
-  ) -> Result<usize, Fault> {
-    let class = self.class();
-    let offset = pointer
-      .addr()
-      .get()
-      .wrapping_sub(self.start().addr().get() + class.area_offset());
-    let index = class.index_of(offset);
-    if index >= class.blocks() || index * class.size() != offset {
-      return Err(Fault::NotABlock);
-    }
-    Ok(index)
+  /// Whether `pointer` starts a block carved from the tail: an offset into
+  /// the carved area that the block size divides. Safe to ask from any
+  /// thread: a block the caller was handed was carved before it was.
+  #[inline]
+  pub(crate) fn is_carved_block(&self, pointer: NonNull<u8>) -> bool {
+    let offset = pointer.addr().get().wrapping_sub(self.area);
+    let divisor = self.divisor;
+    offset < self.carved_bytes.load(Ordering::Relaxed)
+      && (offset as u64).wrapping_mul(divisor) < divisor
+  }
+
+  /// The free tag of this segment's blocks (its cookie).
+  #[inline]
+  fn tag(&self) -> usize {
+    self.cookie.load(Ordering::Relaxed)
+  }
+
+  /// Whether the carved block at `pointer` carries the free tag `tag`,
+  /// that is, is not in the program's hands.
+  #[inline]
+  fn is_tagged_with(pointer: NonNull<u8>, tag: usize) -> bool {
+    // SAFETY: the caller checked that `pointer` starts a carved block.
+    unsafe { tag_of(pointer.cast()) == tag }
+  }
+
+  /// Whether the carved block at `pointer` carries the free tag.
+  #[inline]
+  fn is_tagged(&self, pointer: NonNull<u8>) -> bool {
+    Self::is_tagged_with(pointer, self.tag())
   }
 
   /// Whether `pointer` is the start of a block in the program's hands.
-  /// Only block starts ever have their bit set, so an interior or
-  /// misaligned pointer is never allocated.
   #[inline]
   pub(crate) fn is_allocated(&self, pointer: NonNull<u8>) -> bool {
-    let (word, mask) = self.bit(pointer);
-    pointer.addr().get().is_multiple_of(MIN_ALIGN)
-      && word.load(Ordering::Relaxed) & mask != 0
+    self.is_carved_block(pointer) && !self.is_tagged(pointer)
   }
 
   /// What freeing `pointer` would be, given it is not allocated.
   #[cold]
   pub(crate) fn fault_of(&self, pointer: NonNull<u8>) -> Fault {
-    match self.block_index(pointer) {
-      Ok(_) => Fault::DoubleFree,
-      Err(fault) => fault,
+    if self.is_carved_block(pointer) {
+      Fault::DoubleFree
+    } else {
+      Fault::NotABlock
     }
   }
 
-  /// Flips the allocated bit of the block at `pointer`. Only the owner
-  /// calls this.
-  #[inline]
-  fn toggle(&self, pointer: NonNull<u8>) {
-    let (word, mask) = self.bit(pointer);
-    word.store(word.load(Ordering::Relaxed) ^ mask, Ordering::Relaxed);
-  }
-
-  /// Pops a block off the owner's free list and marks it allocated.
+  /// Pops a block off the owner's free list, clearing its free tag.
   #[inline]
   pub(crate) fn pop(&self) -> Option<NonNull<u8>> {
     let block = self.free.get()?;
     // SAFETY: blocks on the owner's free list are free and linked.
     self.free.set(unsafe { next_of(block) });
     self.used.set(self.used.get() + 1);
-    self.toggle(block.cast());
+    // SAFETY: the block is ours until it is returned.
+    unsafe { set_tag(block, 0) };
     Some(block.cast())
   }
 
-  /// The owner's fast free: gives the block back if nothing needs the
-  /// slow path (it is allocated, no remote frees wait, the segment neither
-  /// empties nor leaves the full list). False, with nothing changed,
-  /// otherwise.
+  /// Puts an allocated block on the owner's free list with its tag;
+  /// returns the blocks still in use.
   #[inline]
-  pub(crate) fn try_push_quick(&self, pointer: NonNull<u8>) -> bool {
-    let used = self.used.get();
-    if used <= 1
-      || self.is_full()
-      || self.has_thread_free()
-      || !self.is_allocated(pointer)
-    {
-      return false;
-    }
-    self.toggle(pointer);
+  fn push_tagged(&self, pointer: NonNull<u8>, tag: usize) -> u32 {
     let block = pointer.cast::<Block>();
     // SAFETY: the block was allocated and is now ours again.
+    unsafe { set_tag(block, tag) };
+    // SAFETY: as above.
     unsafe { set_next(block, self.free.get()) };
     self.free.set(Some(block));
-    self.used.set(used - 1);
-    true
+    let used = self.used.get() - 1;
+    self.used.set(used);
+    used
+  }
+
+  /// The owner's fast free, first half: the free tag to push `pointer`
+  /// with, if it is an allocated block of this segment; `None` (nothing
+  /// changed) for anything else, which the slow path then examines.
+  #[inline]
+  pub(crate) fn quick_tag(&self, pointer: NonNull<u8>) -> Option<usize> {
+    let tag = self.tag();
+    if !self.is_carved_block(pointer) || Self::is_tagged_with(pointer, tag) {
+      return None;
+    }
+    Some(tag)
+  }
+
+  /// The owner's fast free, second half: gives back a block
+  /// [`Segment::quick_tag`] accepted; returns whether the segment emptied.
+  #[inline]
+  pub(crate) fn push_quick(&self, pointer: NonNull<u8>, tag: usize) -> bool {
+    self.push_tagged(pointer, tag) == 0
+  }
+
+  /// Both halves of the owner's fast free (for tests).
+  #[cfg(test)]
+  pub(crate) fn try_push_quick(&self, pointer: NonNull<u8>) -> Quick {
+    match self.quick_tag(pointer) {
+      None => Quick::Declined,
+      Some(tag) if self.push_quick(pointer, tag) => Quick::Emptied,
+      Some(_) => Quick::Done,
+    }
   }
 
   /// Gives the block at `pointer` back to the owner's free list. Returns
@@ -474,17 +608,26 @@ impl Segment {
     if !self.is_allocated(pointer) {
       return Err(self.fault_of(pointer));
     }
-    self.toggle(pointer);
-    let block = pointer.cast::<Block>();
-    // SAFETY: the block was allocated and is now ours again.
-    unsafe { set_next(block, self.free.get()) };
-    self.free.set(Some(block));
-    self.used.set(self.used.get() - 1);
+    self.push_tagged(pointer, self.tag());
     Ok(())
   }
 
-  /// Pushes a block freed by another thread; lock-free.
-  pub(crate) fn push_remote(&self, pointer: NonNull<u8>) {
+  /// Pushes a block freed by another thread; lock-free. Returns the fault
+  /// if it is not an allocated block. The tag is set by an atomic swap, so
+  /// of two threads freeing the same block at once, one sees the other.
+  pub(crate) fn push_remote(&self, pointer: NonNull<u8>) -> Result<(), Fault> {
+    if !self.is_carved_block(pointer) {
+      return Err(Fault::NotABlock);
+    }
+    let cookie = self.tag();
+    // SAFETY: a carved block is at least two words long.
+    let word = unsafe { tag_word(pointer.cast()) };
+    // SAFETY: the word is ours and aligned; other threads touching it now
+    // (a racing double free) do so atomically too.
+    let tag = unsafe { AtomicUsize::from_ptr(word.as_ptr()) };
+    if tag.swap(cookie, Ordering::Relaxed) == cookie {
+      return Err(Fault::DoubleFree);
+    }
     let block = pointer.cast::<Block>();
     let head = &self.remote.thread_free;
     let mut current = head.load(Ordering::Relaxed);
@@ -498,7 +641,7 @@ impl Segment {
         Ordering::SeqCst,
         Ordering::Relaxed,
       ) {
-        Ok(_) => return,
+        Ok(_) => return Ok(()),
         Err(seen) => current = seen,
       }
     }
@@ -524,7 +667,8 @@ impl Segment {
   }
 
   /// Moves the blocks other threads freed to the owner's free list.
-  /// Returns the fault and address of a block found freed twice.
+  /// Returns the fault and address of the list's head if it is longer than
+  /// the carved blocks (a cycle: only writes into freed blocks make one).
   pub(crate) fn collect(&self) -> Result<(), (Fault, usize)> {
     let taken = self
       .remote
@@ -533,19 +677,17 @@ impl Segment {
     let Some(head) = NonNull::new(taken) else {
       return Ok(());
     };
-    // One walk clears the bits and finds the tail; the list, already
-    // linked, is then spliced onto the free list whole. A block pushed
-    // twice shows up with its bit already clear (a cycle is cut there).
+    // One walk counts the blocks and finds the tail; the list, already
+    // linked and tagged, is then spliced onto the free list whole.
+    let carved = self.carved.get();
     let mut count = 0;
     let mut tail = head;
     let mut cursor = Some(head);
     while let Some(block) = cursor {
-      let pointer = block.cast::<u8>();
-      if !self.is_allocated(pointer) {
-        return Err((self.fault_of(pointer), pointer.addr().get()));
-      }
-      self.toggle(pointer);
       count += 1;
+      if count > carved {
+        return Err((Fault::DoubleFree, head.addr().get()));
+      }
       tail = block;
       // SAFETY: the swap handed us the list; its links were written before
       // the pushes that published them.
@@ -559,45 +701,53 @@ impl Segment {
   }
 
   /// Checks a small segment's invariants (owner only, remote list empty):
-  /// every carved block is either on the free list with its bit clear or
-  /// counted in `used` with its bit set, and no bit is set outside the
-  /// carved blocks.
+  /// every block on the free list is a tagged carved block, and the free
+  /// list and `used` together account for every carved block. Reads no
+  /// block in the program's hands (other threads may be writing them).
   #[cfg(any(test, debug_assertions))]
   pub(crate) fn check_invariants(&self) {
     let class = self.class();
     let carved = self.carved.get() as usize;
     assert!(carved <= class.blocks(), "carved within the segment");
+    assert_eq!(
+      self.carved_bytes.load(Ordering::Relaxed),
+      carved * class.size(),
+      "carved bytes follow the carved count"
+    );
     let mut free = 0;
     let mut cursor = self.free.get();
     while let Some(block) = cursor {
+      let pointer = block.cast::<u8>();
       assert!(
-        !self.is_allocated(block.cast()),
-        "a block on the free list is not allocated"
+        self.is_carved_block(pointer),
+        "free blocks are carved blocks"
       );
-      assert!(
-        self.block_index(block.cast()).is_ok(),
-        "free blocks are blocks"
-      );
+      assert!(self.is_tagged(pointer), "free blocks carry the tag");
       free += 1;
       assert!(free <= carved, "the free list has no cycle");
       // SAFETY: blocks on the owner's free list are free and linked.
       cursor = unsafe { next_of(block) };
     }
-    let allocated = (0..class.blocks())
-      .filter(|&index| self.is_allocated(self.block_at(class, index).cast()))
-      .count();
-    assert_eq!(allocated, self.used(), "used counts the allocated blocks");
-    assert_eq!(free + allocated, carved, "every carved block is accounted");
-    let set: usize = self
-      .bitmap()
-      .iter()
-      .map(|word| word.load(Ordering::Relaxed).count_ones() as usize)
-      .sum();
-    assert_eq!(set, allocated, "no bit is set outside the blocks");
+    assert_eq!(
+      free + self.used(),
+      carved,
+      "every carved block is accounted"
+    );
+  }
+
+  /// Counts the carved blocks without the free tag: the blocks in the
+  /// program's hands (for tests, where nobody writes them meanwhile).
+  #[cfg(test)]
+  pub(crate) fn untagged_blocks(&self) -> usize {
+    let class = self.class();
+    (0..self.carved.get() as usize)
+      .filter(|&index| !self.is_tagged(self.block_at(class, index).cast()))
+      .count()
   }
 
   /// Carves up to `budget` bytes' worth of blocks (at least one) from the
-  /// untouched tail onto the free list. Returns whether any was carved.
+  /// untouched tail onto the free list, tagged. Returns whether any was
+  /// carved.
   pub(crate) fn extend(&self, budget: usize) -> bool {
     let class = self.class();
     let carved = self.carved.get() as usize;
@@ -606,15 +756,22 @@ impl Segment {
       return false;
     }
     let count = (budget / class.size()).clamp(1, remaining);
+    let cookie = self.cookie.load(Ordering::Relaxed);
     let mut head = self.free.get();
     for index in (carved..carved + count).rev() {
       let block = self.block_at(class, index);
       // SAFETY: the tail block was never handed out; it is ours.
       unsafe { set_next(block, head) };
+      // SAFETY: as above.
+      unsafe { set_tag(block, cookie) };
       head = Some(block);
     }
     self.free.set(head);
-    self.carved.set((carved + count) as u32);
+    let carved = carved + count;
+    self.carved.set(carved as u32);
+    self
+      .carved_bytes
+      .store(carved * class.size(), Ordering::Relaxed);
     true
   }
 

@@ -5,11 +5,12 @@ use std::string::String;
 
 use super::*;
 use crate::config::MIN_BLOCKS_PER_SEGMENT;
+use crate::segment::divisor_of;
 
 /// The worst internal waste any class may have beyond `MIN_ALIGN`
 /// rounding: one eighth, as a fraction of the block size.
 const MAX_INTERNAL_WASTE: f64 = 0.125;
-/// The worst share of a segment lost to its header, bitmap, alignment
+/// The worst share of a segment lost to its header, alignment
 /// padding and tail.
 const MAX_SEGMENT_OVERHEAD: f64 = 0.0625;
 
@@ -68,7 +69,7 @@ fn segments_hold_enough_blocks_with_little_overhead() {
       overhead <= MAX_SEGMENT_OVERHEAD,
       "class {index}: {overhead}"
     );
-    let header = size_of::<Segment>() + BITMAP_WORDS * size_of::<u64>();
+    let header = size_of::<Segment>();
     assert!(
       class.area_offset() >= header,
       "class {index}: header overlap"
@@ -88,14 +89,16 @@ fn blocks_are_aligned_to_the_class_alignment() {
 }
 
 #[test]
-fn reciprocal_division_is_exact_for_every_block_and_rejects_interiors() {
+fn divisibility_test_is_exact_for_every_offset_of_every_class() {
   for class in &CLASSES {
-    for index in 0..class.blocks() {
-      let offset = index * class.size();
-      assert_eq!(class.index_of(offset), index);
-      let inside = class.index_of(offset + MIN_ALIGN.min(class.size() - 1));
-      assert!(
-        inside * class.size() != offset + MIN_ALIGN.min(class.size() - 1)
+    let divisor = divisor_of(class.size());
+    for offset in 0..SEGMENT_SIZE as u64 {
+      let divides = offset.wrapping_mul(divisor) < divisor;
+      assert_eq!(
+        divides,
+        offset % class.size() as u64 == 0,
+        "size {} offset {offset}",
+        class.size()
       );
     }
   }

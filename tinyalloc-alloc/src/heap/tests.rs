@@ -35,7 +35,7 @@ fn alloc(heap: &Heap, size: usize) -> NonNull<u8> {
 }
 
 /// Frees a live block from a heap the calling thread owns.
-fn free(heap: Option<&Heap>, block: NonNull<u8>) {
+fn free(heap: &Heap, block: NonNull<u8>) {
   // SAFETY: the tests free each live block once.
   unsafe { Heap::free(heap, block) }
 }
@@ -107,11 +107,11 @@ fn check_prefix(
 fn small_blocks_are_reused_after_free() {
   with_heap(|heap| {
     let first = alloc(heap, 40);
-    free(Some(heap), first);
+    free(heap, first);
     let second = alloc(heap, 40);
     assert_eq!(first, second);
     assert_eq!(usable(second), 48);
-    free(Some(heap), second);
+    free(heap, second);
   });
 }
 
@@ -131,7 +131,7 @@ fn filling_many_segments_and_freeing_all_returns_them() {
     for &(block, seed) in &blocks {
       check(block, 100, seed);
       // SAFETY: each block is freed once.
-      unsafe { Heap::free(Some(heap), block) };
+      unsafe { Heap::free(heap, block) };
     }
     // SAFETY: the heap is ours.
     unsafe { heap.collect() };
@@ -152,7 +152,9 @@ fn full_segments_come_back_after_remote_frees() {
   thread::spawn(move || {
     for address in freed {
       // SAFETY: each block is freed once, from a thread without a heap.
-      unsafe { Heap::free(None, NonNull::new(address as *mut u8).unwrap()) };
+      unsafe {
+        Heap::free(&UNOWNED_HEAP, NonNull::new(address as *mut u8).unwrap())
+      };
     }
   })
   .join()
@@ -172,9 +174,7 @@ fn full_segments_come_back_after_remote_frees() {
   assert_eq!(reused, 200, "remotely freed blocks are reused");
   for address in again {
     // SAFETY: each block is freed once.
-    unsafe {
-      Heap::free(Some(owner), NonNull::new(address as *mut u8).unwrap())
-    };
+    unsafe { Heap::free(owner, NonNull::new(address as *mut u8).unwrap()) };
   }
   // SAFETY: not used after this.
   unsafe { Heap::abandon(heap) };
@@ -202,7 +202,9 @@ fn frees_into_an_abandoned_heap_release_its_segments() {
   assert!(heap.abandoned.load(Ordering::Relaxed));
   for address in blocks {
     // SAFETY: each block is freed once.
-    unsafe { Heap::free(None, NonNull::new(address as *mut u8).unwrap()) };
+    unsafe {
+      Heap::free(&UNOWNED_HEAP, NonNull::new(address as *mut u8).unwrap())
+    };
   }
   assert!(heap.try_lock(), "no one else acts on the abandoned heap");
   // SAFETY: holding the lock of an abandoned heap makes us its owner.
@@ -230,7 +232,7 @@ fn large_blocks_resize_in_place_and_report_usable_size() {
     let small = realloc(heap, shrunk, 100);
     check_prefix(small, 100_000, 100, 7);
     assert_eq!(usable(small), 112);
-    free(Some(heap), small);
+    free(heap, small);
   });
 }
 
@@ -241,14 +243,14 @@ fn zeroed_allocations_read_zero_even_after_reuse() {
       let dirty = alloc(heap, size);
       // SAFETY: the block has `size` writable bytes.
       unsafe { dirty.write_bytes(0xFF, size) };
-      free(Some(heap), dirty);
+      free(heap, dirty);
       // SAFETY: the heap is ours.
       let block = unsafe { heap.malloc_zeroed(size, MIN_ALIGN) }.unwrap();
       assert!(
         bytes(block, size).iter().all(|&byte| byte == 0),
         "size {size}"
       );
-      free(Some(heap), block);
+      free(heap, block);
     }
   });
 }
@@ -381,7 +383,7 @@ fn apply(workers: &[Worker], live: &mut Vec<Live>, op: Op, seed: usize) {
       workers[thread].run(move |heap| {
         check(pointer(block.address), block.size, block.seed);
         // SAFETY: the model frees each block once.
-        unsafe { Heap::free(Some(heap), pointer(block.address)) };
+        unsafe { Heap::free(heap, pointer(block.address)) };
         0
       });
     }
@@ -441,7 +443,7 @@ proptest! {
       workers[index % THREADS].run(move |heap| {
         check(pointer(block.address), block.size, block.seed);
         // SAFETY: each block is freed once.
-        unsafe { Heap::free(Some(heap), pointer(block.address)) };
+        unsafe { Heap::free(heap, pointer(block.address)) };
         0
       });
     }

@@ -29,7 +29,12 @@ impl TestSegment {
   fn small<'seg>(&self, class_index: usize) -> &'seg Segment {
     // SAFETY: the mapping is ours, segment-aligned and unused.
     unsafe {
-      Segment::init_small(self.memory.cast(), class_index, NonNull::dangling())
+      Segment::init_small(
+        self.memory.cast(),
+        class_index,
+        NonNull::dangling(),
+        NonNull::from(&UNCOUNTED),
+      )
     }
   }
 }
@@ -72,9 +77,10 @@ fn every_class_hands_out_each_block_once_aligned_and_in_bounds() {
       assert_eq!(address % class.align(), 0);
       assert!(address >= start + class.area_offset());
       assert!(address + class.size() <= start + SEGMENT_SIZE);
-      assert!(segment.block_index(*block).is_ok());
+      assert!(segment.is_carved_block(*block));
       assert!(segment.is_allocated(*block));
     }
+    assert_eq!(segment.untagged_blocks(), blocks.len());
   }
 }
 
@@ -87,7 +93,9 @@ fn local_free_then_reuse_and_double_free_is_refused() {
   assert_eq!(segment.push_local(block), Ok(()));
   assert_eq!(segment.used(), 0);
   assert!(!segment.is_allocated(block));
+  assert_eq!(segment.untagged_blocks(), 0);
   assert_eq!(segment.push_local(block), Err(Fault::DoubleFree));
+  assert_eq!(segment.try_push_quick(block), Quick::Declined);
   segment.check_invariants();
   assert_eq!(
     segment.pop(),
@@ -104,17 +112,44 @@ fn interior_and_out_of_range_pointers_are_not_blocks() {
   let block = segment.pop().unwrap();
   // SAFETY: inside the same block.
   let interior = unsafe { block.byte_add(MIN_INTERIOR) };
-  assert_eq!(segment.block_index(interior), Err(Fault::NotABlock));
+  assert!(!segment.is_carved_block(interior));
+  assert_eq!(segment.fault_of(interior), Fault::NotABlock);
   assert!(!segment.is_allocated(interior));
+  assert_eq!(segment.try_push_quick(interior), Quick::Declined);
   assert_eq!(segment.push_local(interior), Err(Fault::NotABlock));
   // SAFETY: inside the same block, not on a granule boundary.
   let misaligned = unsafe { block.byte_add(1) };
   assert_eq!(segment.push_local(misaligned), Err(Fault::NotABlock));
   let header = segment.start();
-  assert_eq!(segment.block_index(header), Err(Fault::NotABlock));
+  assert_eq!(segment.fault_of(header), Fault::NotABlock);
   // SAFETY: the last byte of the segment mapping.
   let end = unsafe { header.byte_add(SEGMENT_SIZE - 1) };
-  assert_eq!(segment.block_index(end), Err(Fault::NotABlock));
+  assert_eq!(segment.fault_of(end), Fault::NotABlock);
+  // A block start beyond the carved blocks was never handed out.
+  let class = segment.class();
+  // SAFETY: the last block of the class lies inside the segment.
+  let uncarved = unsafe {
+    header.byte_add(class.area_offset() + (class.blocks() - 1) * class.size())
+  };
+  assert!(!segment.is_carved_block(uncarved));
+  assert_eq!(segment.push_local(uncarved), Err(Fault::NotABlock));
+  assert_eq!(segment.push_remote(uncarved), Err(Fault::NotABlock));
+  assert_eq!(segment.push_local(block), Ok(()));
+  segment.check_invariants();
+}
+
+#[test]
+fn quick_free_says_when_the_segment_empties() {
+  let memory = TestSegment::new();
+  let segment = memory.small(2);
+  segment.extend(4096);
+  let first = segment.pop().unwrap();
+  let second = segment.pop().unwrap();
+  assert_eq!(segment.try_push_quick(first), Quick::Done);
+  assert_eq!(segment.try_push_quick(first), Quick::Declined);
+  assert_eq!(segment.try_push_quick(second), Quick::Emptied);
+  segment.check_invariants();
+  assert_eq!(segment.untagged_blocks(), 0);
 }
 
 /// An offset inside a block that is never a block start.
@@ -126,8 +161,13 @@ fn remote_frees_are_collected_and_a_double_remote_free_is_caught() {
   let segment = memory.small(1);
   let blocks = drain(segment);
   for block in &blocks[..10] {
-    segment.push_remote(*block);
+    assert_eq!(segment.push_remote(*block), Ok(()));
   }
+  assert_eq!(
+    segment.push_local(blocks[0]),
+    Err(Fault::DoubleFree),
+    "a local free after a remote one is a double free before collection"
+  );
   assert!(segment.has_thread_free());
   assert_eq!(segment.used(), blocks.len());
   assert_eq!(segment.collect(), Ok(()));
@@ -140,12 +180,10 @@ fn remote_frees_are_collected_and_a_double_remote_free_is_caught() {
   let freed: BTreeSet<usize> =
     blocks[..10].iter().map(|b| b.addr().get()).collect();
   assert_eq!(again, freed);
-  segment.push_remote(blocks[20]);
-  segment.push_remote(blocks[20]);
-  assert_eq!(
-    segment.collect(),
-    Err((Fault::DoubleFree, blocks[20].addr().get()))
-  );
+  assert_eq!(segment.push_remote(blocks[20]), Ok(()));
+  assert_eq!(segment.push_remote(blocks[20]), Err(Fault::DoubleFree));
+  assert_eq!(segment.collect(), Ok(()));
+  segment.check_invariants();
 }
 
 #[test]
@@ -162,7 +200,8 @@ fn remote_pushes_from_many_threads_all_arrive() {
         // SAFETY: the segment outlives the scope.
         let segment = unsafe { &*(header as *const Segment) };
         for &address in chunk {
-          segment.push_remote(NonNull::new(address as *mut u8).unwrap());
+          let block = NonNull::new(address as *mut u8).unwrap();
+          assert_eq!(segment.push_remote(block), Ok(()));
         }
       });
     }
