@@ -30,6 +30,7 @@
 mod tests;
 
 use core::cell::{Cell, UnsafeCell};
+use core::mem::{offset_of, size_of};
 use core::ptr::{self, NonNull};
 
 use tinyalloc_list::{HasLink, Link};
@@ -144,6 +145,9 @@ struct Remote {
 /// The header at the start of every segment in use.
 #[repr(C)]
 pub(crate) struct Segment {
+  // The first cache line holds everything the owner's fast paths touch
+  // (a header per 128 KiB means every header maps to the same cache sets,
+  // so each one should cost a single line).
   /// `address ^ secret` while in use; also the free tag of its blocks.
   cookie: AtomicUsize,
   /// A [`Kind`] as its `u8`.
@@ -153,18 +157,14 @@ pub(crate) struct Segment {
   /// Set while a small segment sits on its heap's full list; a remote free
   /// then tells the heap to look at it again.
   in_full: AtomicBool,
-  /// The owning heap of a small segment.
-  heap: AtomicPtr<Heap>,
+  /// Blocks not on `free` and not in the untouched tail.
+  used: Cell<u32>,
   /// The owning heap while the segment is on its partial list, null
   /// otherwise: the owner's fast free compares its heap with this one
   /// field, which rules out the full list in the same test.
   local: AtomicPtr<Heap>,
   /// The owner's free list.
   free: Cell<Option<NonNull<Block>>>,
-  /// Blocks not on `free` and not in the untouched tail.
-  used: Cell<u32>,
-  /// Blocks taken from the untouched tail so far.
-  carved: Cell<u32>,
   /// Address of the first block of a small segment (fixed while the header
   /// lives, like `divisor` and `frees`: written with the header, before
   /// any other thread can know of it).
@@ -178,6 +178,11 @@ pub(crate) struct Segment {
   divisor: u64,
   /// The owning heap's free counter for this class.
   frees: NonNull<AtomicU64>,
+  // Slow paths only from here.
+  /// The owning heap of a small segment.
+  heap: AtomicPtr<Heap>,
+  /// Blocks taken from the untouched tail so far.
+  carved: Cell<u32>,
   /// Link in the heap's queue of this class.
   link: UnsafeCell<Link<Segment>>,
   /// Segments of a large span, or bytes of a huge mapping.
@@ -192,6 +197,15 @@ pub(crate) struct Segment {
   /// Fields written by other threads.
   remote: Remote,
 }
+
+/// Bytes of a cache line.
+const CACHE_LINE_BYTES: usize = 64;
+
+const _: () = assert!(
+  offset_of!(Segment, frees) + size_of::<NonNull<AtomicU64>>()
+    <= CACHE_LINE_BYTES,
+  "the fast-path fields of a header share its first cache line"
+);
 
 // SAFETY: `link` is a field of `Segment`, at the same place every time.
 unsafe impl HasLink<Segment> for Segment {
