@@ -13,6 +13,7 @@
 mod tests;
 
 use core::mem::size_of;
+use core::ops::Range;
 
 use crate::config::{
   CLASS_STEPS, CLASS_STEPS_SHIFT, MIN_ALIGN, MIN_ALIGN_SHIFT, SEGMENT_SIZE,
@@ -27,8 +28,9 @@ const DOUBLINGS: usize =
   (SMALL_MAX.trailing_zeros() - LINEAR_MAX.trailing_zeros()) as usize;
 /// Number of small size classes.
 pub(crate) const CLASS_COUNT: usize = CLASS_STEPS + DOUBLINGS * CLASS_STEPS;
-/// Entries of the size-to-class table: one per `MIN_ALIGN` step.
-const LOOKUP_LEN: usize = (SMALL_MAX >> MIN_ALIGN_SHIFT) + 1;
+/// Entries of the size-to-class table: one per `MIN_ALIGN` step of the
+/// request size, zero included.
+pub(crate) const SIZE_STEPS: usize = (SMALL_MAX >> MIN_ALIGN_SHIFT) + 1;
 
 /// One small size class and the layout of its segments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,11 +110,11 @@ const fn make_classes() -> [Class; CLASS_COUNT] {
   table
 }
 
-const fn make_lookup() -> [u8; LOOKUP_LEN] {
-  let mut table = [0u8; LOOKUP_LEN];
+const fn make_lookup() -> [u8; SIZE_STEPS] {
+  let mut table = [0u8; SIZE_STEPS];
   let mut slot = 0;
   let mut class = 0;
-  while slot < LOOKUP_LEN {
+  while slot < SIZE_STEPS {
     while size_of_class(class) < slot << MIN_ALIGN_SHIFT {
       class += 1;
     }
@@ -125,7 +127,7 @@ const fn make_lookup() -> [u8; LOOKUP_LEN] {
 /// Every small class, smallest first.
 pub(crate) static CLASSES: [Class; CLASS_COUNT] = make_classes();
 /// Class index for each `MIN_ALIGN` step of the request size.
-static LOOKUP: [u8; LOOKUP_LEN] = make_lookup();
+static LOOKUP: [u8; SIZE_STEPS] = make_lookup();
 
 const _: () = assert!(size_of_class(CLASS_COUNT - 1) == SMALL_MAX);
 const _: () = assert!(CLASS_COUNT <= u8::MAX as usize);
@@ -134,11 +136,25 @@ const _: () = assert!(
   "the divisibility test of a segment offset needs offsets below 2^32"
 );
 
+/// The `MIN_ALIGN` step of a small request size: its index in the
+/// size-to-class table. `size` must be at most [`SMALL_MAX`].
+#[inline]
+pub(crate) const fn size_step(size: usize) -> usize {
+  (size + MIN_ALIGN - 1) >> MIN_ALIGN_SHIFT
+}
+
 /// The class of a small request. `size` must be at most [`SMALL_MAX`].
 #[inline]
 pub(crate) fn class_of(size: usize) -> usize {
   debug_assert!(size <= SMALL_MAX, "class_of takes small sizes only");
-  LOOKUP[(size + MIN_ALIGN - 1) >> MIN_ALIGN_SHIFT] as usize
+  LOOKUP[size_step(size)] as usize
+}
+
+/// The size steps class `index` serves: a contiguous run of the table.
+pub(crate) fn size_steps_of(index: usize) -> Range<usize> {
+  let first = LOOKUP.partition_point(|&class| (class as usize) < index);
+  let end = LOOKUP.partition_point(|&class| (class as usize) <= index);
+  first..end
 }
 
 /// The class for `size` bytes aligned to `align`, if a small class serves it.

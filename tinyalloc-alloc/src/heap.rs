@@ -18,7 +18,7 @@
 #[cfg(test)]
 mod tests;
 
-use core::cell::UnsafeCell;
+use core::cell::{Cell, UnsafeCell};
 use core::hint::spin_loop;
 use core::iter::from_fn;
 use core::mem::{forget, size_of};
@@ -30,7 +30,10 @@ use tinyalloc_list::{HasLink, Link, List};
 use tinyalloc_sys::Mapper;
 
 use crate::arena::Placement;
-use crate::class::{CLASS_COUNT, class, class_of, class_of_aligned};
+use crate::class::{
+  CLASS_COUNT, SIZE_STEPS, class, class_of, class_of_aligned, size_step,
+  size_steps_of,
+};
 use crate::config::{
   ARENA_SIZE, LARGE_ALIGN_MAX, LARGE_MAX_SEGMENTS, MIN_ALIGN, SEGMENT_SIZE,
   SMALL_MAX,
@@ -42,7 +45,7 @@ use crate::manager::{
   release_span, unmap_huge,
 };
 use crate::segment::{Kind, Segment, header_of, segment_of};
-use crate::stats::{Counter, GLOBAL, StatsBuilder};
+use crate::stats::{ClassCounters, Counter, GLOBAL, StatsBuilder, bump};
 use crate::sync::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 /// The segments of one class in a heap.
@@ -62,36 +65,31 @@ impl Queue {
   }
 }
 
-/// One class of a heap: its queue and its counters on one cache line, so
-/// a fast-path malloc or free touches one line of the heap.
+/// One class of a heap: its queue and its counters on one cache line.
 #[repr(C, align(64))]
 struct ClassSlot {
   /// Touched only by the owner.
   queue: UnsafeCell<Queue>,
-  /// Blocks of this class allocated by the owner; written only by it.
-  allocations: AtomicU64,
-  /// Blocks of this class freed by the owner; written only by it.
-  frees: AtomicU64,
+  /// Written only by the owner (its segments point here).
+  counters: ClassCounters,
 }
 
 impl ClassSlot {
   const fn new() -> Self {
     Self {
       queue: UnsafeCell::new(Queue::new()),
-      allocations: AtomicU64::new(0),
-      frees: AtomicU64::new(0),
+      counters: ClassCounters::new(),
     }
   }
 }
 
-/// Adds one to a counter only its owner writes (no atomic read-modify-write).
-#[inline]
-fn bump(counter: &AtomicU64) {
-  counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-}
-
 /// A thread's heap.
 pub struct Heap {
+  /// The segment to allocate from for each `MIN_ALIGN` step of the request
+  /// size (the head of its class's partial list, or `None`), so the fast
+  /// path goes from the size to a segment in one load, without the class
+  /// table in between. Touched only by the owner.
+  direct: [Cell<Option<NonNull<Segment>>>; SIZE_STEPS],
   classes: [ClassSlot; CLASS_COUNT],
   /// Frees of small blocks owned by other heaps.
   cross_frees: AtomicU64,
@@ -159,6 +157,7 @@ unsafe fn seg<'seg>(segment: NonNull<Segment>) -> &'seg Segment {
 impl Heap {
   const fn new() -> Self {
     Self {
+      direct: [const { Cell::new(None) }; SIZE_STEPS],
       classes: [const { ClassSlot::new() }; CLASS_COUNT],
       cross_frees: AtomicU64::new(0),
       full_notice: AtomicBool::new(false),
@@ -297,13 +296,24 @@ impl Heap {
     if size > SMALL_MAX {
       return None;
     }
-    let index = class_of(size);
-    // SAFETY: forwarded from the caller.
-    let segment = unsafe { self.current(index) }?;
-    // SAFETY: the current segment is queued in our heap.
-    let block = unsafe { seg(segment) }.pop()?;
-    self.count_allocation(index);
+    // SAFETY: a small size's step is below `SIZE_STEPS`.
+    let slot = unsafe { self.direct.get_unchecked(size_step(size)) };
+    // SAFETY: direct slots hold segments queued in our heap.
+    let segment = unsafe { seg(slot.get()?) };
+    let block = segment.pop()?;
+    segment.count_allocation();
     Some(block)
+  }
+
+  /// Points the direct slots of class `index` at `head`, the head of its
+  /// partial list; called after every change to that list.
+  ///
+  /// # Safety
+  /// The caller owns the heap.
+  unsafe fn set_direct(&self, index: usize, head: Option<NonNull<Segment>>) {
+    for slot in &self.direct[size_steps_of(index)] {
+      slot.set(head);
+    }
   }
 
   /// Allocates a block of class `index`.
@@ -459,6 +469,8 @@ impl Heap {
       // SAFETY: on the full list of this queue.
       unsafe { Self::move_to_partial(queue, segment) };
     }
+    // SAFETY: forwarded from the caller.
+    unsafe { self.set_direct(segment.class_index(), queue.partial.head()) };
   }
 
   /// Moves a segment from the full list to the end of the partial list.
@@ -500,6 +512,8 @@ impl Heap {
           moved = true;
         }
       }
+      // SAFETY: forwarded from the caller.
+      unsafe { self.set_direct(index, queue.partial.head()) };
     }
     moved
   }
@@ -520,7 +534,7 @@ impl Heap {
         span.start,
         index,
         NonNull::from(self),
-        NonNull::from(&self.classes[index].frees),
+        NonNull::from(&self.classes[index].counters),
       )
     };
     GLOBAL.add(Counter::Segments, 1);
@@ -529,6 +543,8 @@ impl Heap {
     // SAFETY: the segment lives until it is released, after unlinking.
     let pushed = unsafe { queue.partial.push_front(NonNull::from(segment)) };
     debug_assert!(pushed.is_ok(), "a fresh segment links");
+    // SAFETY: forwarded from the caller.
+    unsafe { self.set_direct(index, queue.partial.head()) };
     Ok(segment)
   }
 
@@ -566,8 +582,9 @@ impl Heap {
   #[cold]
   #[inline(never)]
   unsafe fn free_local_slow(&self, segment: &Segment) {
+    let index = segment.class_index();
     // SAFETY: forwarded from the caller.
-    let queue = unsafe { self.queue(segment.class_index()) };
+    let queue = unsafe { self.queue(index) };
     if segment.is_full() {
       // SAFETY: the flag says it is on the full list.
       unsafe { Self::move_to_partial(queue, segment) };
@@ -581,6 +598,8 @@ impl Heap {
       // list and empty.
       unsafe { Self::retire(queue, segment) };
     }
+    // SAFETY: forwarded from the caller.
+    unsafe { self.set_direct(index, queue.partial.head()) };
   }
 
   /// Gives an empty segment back to its arena.
@@ -611,6 +630,8 @@ impl Heap {
       let queue = unsafe { self.queue(index) };
       // SAFETY: forwarded from the caller.
       unsafe { Self::collect_queue(queue) };
+      // SAFETY: forwarded from the caller.
+      unsafe { self.set_direct(index, queue.partial.head()) };
     }
   }
 
@@ -826,6 +847,13 @@ impl Heap {
           segment.check_invariants();
         }
       }
+      for slot in &self.direct[size_steps_of(index)] {
+        assert_eq!(
+          slot.get(),
+          queue.partial.head(),
+          "direct slots name the head of their class's partial list"
+        );
+      }
     }
   }
 
@@ -834,7 +862,9 @@ impl Heap {
   fn count_allocation(&self, index: usize) {
     debug_assert!(index < CLASS_COUNT, "class indices come from the table");
     // SAFETY: class indices are below `CLASS_COUNT`.
-    bump(&unsafe { self.classes.get_unchecked(index) }.allocations);
+    unsafe { self.classes.get_unchecked(index) }
+      .counters
+      .count_allocation();
   }
 
   /// Counts a free of a block of class `index`.
@@ -842,7 +872,9 @@ impl Heap {
   fn count_free(&self, index: usize) {
     debug_assert!(index < CLASS_COUNT, "a segment's class is a class");
     // SAFETY: segment class indices are below `CLASS_COUNT`.
-    bump(&unsafe { self.classes.get_unchecked(index) }.frees);
+    unsafe { self.classes.get_unchecked(index) }
+      .counters
+      .count_free();
   }
 
   /// The heap's small-block counters, into `builder`.
@@ -850,8 +882,8 @@ impl Heap {
     for index in 0..CLASS_COUNT {
       builder.add_small(
         class(index).size(),
-        self.classes[index].allocations.load(Ordering::Relaxed),
-        self.classes[index].frees.load(Ordering::Relaxed),
+        self.classes[index].counters.allocations(),
+        self.classes[index].counters.frees(),
       );
     }
     builder.add_cross(self.cross_frees.load(Ordering::Relaxed));

@@ -40,9 +40,8 @@ use crate::config::SEGMENT_MASK;
 use crate::fault::Fault;
 use crate::heap::Heap;
 use crate::manager::{owns, secret};
-use crate::sync::{
-  AtomicBool, AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering,
-};
+use crate::stats::ClassCounters;
+use crate::sync::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 
 /// What a segment header describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,8 +175,8 @@ pub(crate) struct Segment {
   /// `carved_bytes` is a block start exactly when its product with this
   /// wraps below it.
   divisor: u64,
-  /// The owning heap's free counter for this class.
-  frees: NonNull<AtomicU64>,
+  /// The owning heap's counters for this class.
+  counters: NonNull<ClassCounters>,
   // Slow paths only from here.
   /// The owning heap of a small segment.
   heap: AtomicPtr<Heap>,
@@ -202,7 +201,7 @@ pub(crate) struct Segment {
 const CACHE_LINE_BYTES: usize = 64;
 
 const _: () = assert!(
-  offset_of!(Segment, frees) + size_of::<NonNull<AtomicU64>>()
+  offset_of!(Segment, counters) + size_of::<NonNull<ClassCounters>>()
     <= CACHE_LINE_BYTES,
   "the fast-path fields of a header share its first cache line"
 );
@@ -261,12 +260,12 @@ pub(crate) unsafe fn segment_of<'seg>(
 struct Fixed {
   area: usize,
   divisor: u64,
-  frees: NonNull<AtomicU64>,
+  counters: NonNull<ClassCounters>,
 }
 
-/// The free counter of headers whose frees are counted elsewhere (large
-/// and huge blocks) or not at all (tests of a lone segment).
-pub(crate) static UNCOUNTED: AtomicU64 = AtomicU64::new(0);
+/// The counters of headers whose blocks are counted elsewhere (large and
+/// huge blocks) or not at all (tests of a lone segment).
+pub(crate) static UNCOUNTED: ClassCounters = ClassCounters::new();
 
 impl Fixed {
   /// For headers of large and huge blocks, which have no block area.
@@ -274,7 +273,7 @@ impl Fixed {
     Self {
       area: 0,
       divisor: 0,
-      frees: NonNull::from(&UNCOUNTED),
+      counters: NonNull::from(&UNCOUNTED),
     }
   }
 }
@@ -320,7 +319,7 @@ impl Segment {
       area: fixed.area,
       carved_bytes: AtomicUsize::new(0),
       divisor: fixed.divisor,
-      frees: fixed.frees,
+      counters: fixed.counters,
       link: UnsafeCell::new(Link::new()),
       extent: Cell::new(0),
       base: Cell::new(start.addr().get()),
@@ -342,8 +341,8 @@ impl Segment {
   /// # Safety
   /// As [`Segment::write_header`], and the whole segment is writable.
   /// Makes `start` a small segment of class `class_index` owned by `heap`,
-  /// whose frees count in `frees` (a counter of the heap, which lives for
-  /// the rest of the process).
+  /// whose blocks count in `counters` (the heap's for the class; heaps
+  /// live for the rest of the process).
   ///
   /// # Safety
   /// As [`Segment::write_header`], and the whole segment is writable.
@@ -351,13 +350,13 @@ impl Segment {
     start: NonNull<u8>,
     class_index: usize,
     heap: NonNull<Heap>,
-    frees: NonNull<AtomicU64>,
+    counters: NonNull<ClassCounters>,
   ) -> &'seg Segment {
     let class = class(class_index);
     let fixed = Fixed {
       area: start.addr().get() + class.area_offset(),
       divisor: divisor_of(class.size()),
-      frees,
+      counters,
     };
     // SAFETY: forwarded from the caller.
     let segment = unsafe { Self::write_header(start, Kind::Small, fixed) };
@@ -367,14 +366,24 @@ impl Segment {
     segment
   }
 
-  /// Counts a free by the owner in the owning heap's counter.
+  /// The owning heap's counters for this segment's class.
+  #[inline]
+  fn counters(&self) -> &ClassCounters {
+    // SAFETY: the counters are a field of a heap, and heaps live forever
+    // (or they are `UNCOUNTED`).
+    unsafe { self.counters.as_ref() }
+  }
+
+  /// Counts an allocation by the owner in the owning heap's counters.
+  #[inline]
+  pub(crate) fn count_allocation(&self) {
+    self.counters().count_allocation();
+  }
+
+  /// Counts a free by the owner in the owning heap's counters.
   #[inline]
   pub(crate) fn count_free(&self) {
-    // SAFETY: the counter is a field of a heap, and heaps live forever
-    // (or it is `UNCOUNTED`).
-    let counter = unsafe { self.frees.as_ref() };
-    // Only the owner writes it: no read-modify-write needed.
-    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    self.counters().count_free();
   }
 
   /// Makes `start` the header of a large or huge block.

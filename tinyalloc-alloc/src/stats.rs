@@ -3,7 +3,54 @@
 
 use getset::CopyGetters;
 
-use crate::sync::{AtomicUsize, Ordering};
+use crate::sync::{AtomicU64, AtomicUsize, Ordering};
+
+/// The counters of one class in one heap. Only the heap's owner writes
+/// them (a plain load and store, no read-modify-write); anyone reads.
+#[derive(Debug)]
+pub(crate) struct ClassCounters {
+  /// Blocks of the class allocated by the owner.
+  allocations: AtomicU64,
+  /// Blocks of the class freed by the owner.
+  frees: AtomicU64,
+}
+
+impl ClassCounters {
+  pub(crate) const fn new() -> Self {
+    Self {
+      allocations: AtomicU64::new(0),
+      frees: AtomicU64::new(0),
+    }
+  }
+
+  /// Counts an allocation (owner only).
+  #[inline]
+  pub(crate) fn count_allocation(&self) {
+    bump(&self.allocations);
+  }
+
+  /// Counts a free (owner only).
+  #[inline]
+  pub(crate) fn count_free(&self) {
+    bump(&self.frees);
+  }
+
+  /// Allocations so far.
+  pub(crate) fn allocations(&self) -> u64 {
+    self.allocations.load(Ordering::Relaxed)
+  }
+
+  /// Frees so far.
+  pub(crate) fn frees(&self) -> u64 {
+    self.frees.load(Ordering::Relaxed)
+  }
+}
+
+/// Adds one to a counter only its owner writes (no atomic read-modify-write).
+#[inline]
+pub(crate) fn bump(counter: &AtomicU64) {
+  counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+}
 
 /// A process-wide counter, updated on slow paths only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -153,3 +153,23 @@ fn readme_prints_the_current_class_table() {
     panic!("README.md's size-class table is stale; the current one is above");
   }
 }
+
+#[test]
+fn size_steps_of_each_class_cover_exactly_the_sizes_it_serves() {
+  let mut covered = 0;
+  for index in 0..CLASS_COUNT {
+    let steps = size_steps_of(index);
+    assert_eq!(
+      steps.start, covered,
+      "class {index} starts where the last ended"
+    );
+    assert!(!steps.is_empty(), "class {index} serves some size");
+    for step in steps.clone() {
+      let size = (step << MIN_ALIGN_SHIFT).min(SMALL_MAX);
+      assert_eq!(size_step(size), step);
+      assert_eq!(class_of(size), index, "size {size}");
+    }
+    covered = steps.end;
+  }
+  assert_eq!(covered, SIZE_STEPS, "every step belongs to a class");
+}
