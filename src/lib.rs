@@ -23,7 +23,8 @@ pub struct TinyAlloc;
 /// counts, mapped and committed bytes, segments, arenas, heaps,
 /// cross-thread frees and purges.
 pub fn stats() -> Stats {
-  tinyalloc_alloc::stats()
+  // SAFETY: the thread-local heap is owned by this thread.
+  unsafe { tinyalloc_alloc::stats(local_heap()) }
 }
 
 /// Gives back to the OS all the memory that can go: the calling thread's

@@ -300,9 +300,7 @@ impl Heap {
     let slot = unsafe { self.direct.get_unchecked(size_step(size)) };
     // SAFETY: direct slots hold segments queued in our heap.
     let segment = unsafe { seg(slot.get()?) };
-    let block = segment.pop()?;
-    segment.count_allocation();
-    Some(block)
+    segment.pop()
   }
 
   /// Points the direct slots of class `index` at `head`, the head of its
@@ -329,7 +327,6 @@ impl Heap {
     if let Some(segment) = unsafe { self.current(index) } {
       // SAFETY: the current segment is queued in our heap.
       if let Some(block) = unsafe { seg(segment) }.pop() {
-        self.count_allocation(index);
         return Ok(block);
       }
     }
@@ -408,14 +405,12 @@ impl Heap {
   ) -> Result<NonNull<u8>, AllocError> {
     // SAFETY: forwarded from the caller.
     if let Some(block) = unsafe { self.pop_from_queue(index) } {
-      self.count_allocation(index);
       return Ok(block);
     }
     // SAFETY: forwarded from the caller.
     if unsafe { self.revive_full() } {
       // SAFETY: forwarded from the caller.
       if let Some(block) = unsafe { self.pop_from_queue(index) } {
-        self.count_allocation(index);
         return Ok(block);
       }
     }
@@ -423,7 +418,6 @@ impl Heap {
     let segment = unsafe { self.add_segment(index) }?;
     segment.extend(page_size());
     let block = segment.pop().ok_or(AllocError::OutOfMemory)?;
-    self.count_allocation(index);
     Ok(block)
   }
 
@@ -439,6 +433,7 @@ impl Heap {
       // SAFETY: queued in our heap.
       let segment = unsafe { seg(head) };
       collect_or_report(segment);
+      segment.flush_counts();
       if !segment.has_free() {
         segment.extend(page_size());
       }
@@ -457,6 +452,7 @@ impl Heap {
   /// # Safety
   /// The caller owns the heap; `segment` heads `queue.partial`.
   unsafe fn move_to_full(&self, queue: &mut Queue, segment: &Segment) {
+    segment.flush_counts();
     let pointer = NonNull::from(segment);
     // SAFETY: the segment is on the partial list of this queue.
     unsafe { queue.partial.remove_unchecked(pointer) };
@@ -554,13 +550,13 @@ impl Heap {
   /// The caller owns the heap, and `segment` is one of its segments.
   #[inline]
   unsafe fn free_local(&self, segment: &Segment, pointer: NonNull<u8>) {
-    self.count_free(segment.class_index());
     // SAFETY: forwarded from the caller.
     unsafe { self.free_owned(segment, pointer) };
   }
 
-  /// Gives a block back to its segment as the heap's owner (the free is
-  /// counted by the caller).
+  /// Gives a block back to its segment as the heap's owner, and flushes
+  /// the segment's counts (a thread freeing into an abandoned heap leaves
+  /// them counted).
   ///
   /// # Safety
   /// As [`Heap::free_local`].
@@ -569,6 +565,7 @@ impl Heap {
     if let Err(fault) = segment.push_local(pointer) {
       fault.report(pointer.addr().get());
     }
+    segment.flush_counts();
     if segment.used() == 0 || segment.is_full() {
       // SAFETY: forwarded from the caller.
       unsafe { self.free_local_slow(segment) };
@@ -609,11 +606,27 @@ impl Heap {
   unsafe fn retire(queue: &mut Queue, segment: &Segment) {
     #[cfg(debug_assertions)]
     segment.check_invariants();
+    segment.flush_counts();
     // SAFETY: forwarded from the caller.
     unsafe { queue.partial.remove_unchecked(NonNull::from(segment)) };
     segment.release();
     GLOBAL.sub(Counter::Segments, 1);
     release_span(segment.start(), 1);
+  }
+
+  /// Flushes the counts of every segment of the heap into its counters.
+  ///
+  /// # Safety
+  /// The caller owns the heap.
+  pub(crate) unsafe fn flush_counts(&self) {
+    for index in 0..CLASS_COUNT {
+      // SAFETY: forwarded from the caller.
+      let queue = unsafe { self.queue(index) };
+      for pointer in queue.partial.iter().chain(queue.full.iter()) {
+        // SAFETY: queued in our heap.
+        unsafe { seg(pointer) }.flush_counts();
+      }
+    }
   }
 
   /// Moves remote frees home in every segment and retires the empty ones
@@ -633,6 +646,8 @@ impl Heap {
       // SAFETY: forwarded from the caller.
       unsafe { self.set_direct(index, queue.partial.head()) };
     }
+    // SAFETY: forwarded from the caller.
+    unsafe { self.flush_counts() };
   }
 
   /// [`Heap::collect`] for one class.
@@ -684,12 +699,7 @@ impl Heap {
     if ptr::eq(header.local_heap(), heap)
       && let Some(tag) = header.quick_tag(pointer)
     {
-      header.count_free();
-      if header.push_quick(pointer, tag) {
-        // SAFETY: the caller owns the heap, which owns the segment.
-        unsafe { heap.free_local_slow(header) };
-      }
-      return;
+      return header.push_quick(pointer, tag);
     }
     let heap = (!heap.is_unowned()).then_some(heap);
     // SAFETY: forwarded from the caller.
@@ -857,16 +867,6 @@ impl Heap {
     }
   }
 
-  /// Counts an allocation of a block of class `index`.
-  #[inline]
-  fn count_allocation(&self, index: usize) {
-    debug_assert!(index < CLASS_COUNT, "class indices come from the table");
-    // SAFETY: class indices are below `CLASS_COUNT`.
-    unsafe { self.classes.get_unchecked(index) }
-      .counters
-      .count_allocation();
-  }
-
   /// Counts a free of a block of class `index`.
   #[inline]
   fn count_free(&self, index: usize) {
@@ -926,26 +926,28 @@ fn single_block(segment: &Segment) -> usize {
 /// Frees a block of a small segment owned by another heap (or by no live
 /// thread).
 fn free_remote(heap: Option<&Heap>, segment: &Segment, pointer: NonNull<u8>) {
-  // Counted first: once the block is pushed, its owner may collect it and
+  // Read first: once the block is pushed, its owner may collect it and
   // retire the segment, whose header then belongs to someone else.
   let index = segment.class_index();
   match heap {
-    Some(heap) => {
-      heap.count_free(index);
-      bump(&heap.cross_frees);
-    }
-    None => {
-      GLOBAL.add(Counter::OrphanFrees, 1);
-      GLOBAL.add(Counter::OrphanFreedBytes, class(index).size());
-      GLOBAL.add(Counter::OrphanCrossFrees, 1);
-    }
+    Some(heap) => bump(&heap.cross_frees),
+    None => GLOBAL.add(Counter::OrphanCrossFrees, 1),
   }
   // SAFETY: a small segment always has an owning heap, live forever.
   let owner = unsafe { &*segment.heap() };
+  // Freed as the owner: counted with the owner's frees.
   if owner.abandoned.load(Ordering::Acquire)
     && free_into_abandoned(owner, segment, pointer)
   {
     return;
+  }
+  // Counted here: the owner collects it as a foreign free.
+  match heap {
+    Some(heap) => heap.count_free(index),
+    None => {
+      GLOBAL.add(Counter::OrphanFrees, 1);
+      GLOBAL.add(Counter::OrphanFreedBytes, class(index).size());
+    }
   }
   if let Err(fault) = segment.push_remote(pointer) {
     fault.report(pointer.addr().get());

@@ -23,8 +23,18 @@ use stats::StatsBuilder;
 /// most this take the plain paths.
 pub const MIN_ALIGN: usize = config::MIN_ALIGN;
 
-/// A snapshot of the allocator's counters.
-pub fn stats() -> Stats {
+/// A snapshot of the allocator's counters, with the counts of `heap` (the
+/// calling thread's, if it has one) brought up to date first: the fast
+/// paths leave a segment's counts in its header until a slow path, an
+/// exit or a snapshot moves them to the heap.
+///
+/// # Safety
+/// `heap`, if given, is owned by the calling thread.
+pub unsafe fn stats(heap: Option<&Heap>) -> Stats {
+  if let Some(heap) = heap {
+    // SAFETY: forwarded from the caller.
+    unsafe { heap.flush_counts() };
+  }
   let mut builder = StatsBuilder::default();
   heap::report_all(&mut builder);
   builder.finish()

@@ -105,9 +105,8 @@ unsafe fn set_tag(block: NonNull<Block>, tag: usize) {
 pub(crate) enum Quick {
   /// The block is back on the free list; nothing else to do.
   Done,
-  /// The block is back and the segment is now empty.
-  Emptied,
-  /// Nothing changed: the free needs the slow path (or is a fault).
+  /// Nothing changed: the free needs the slow path (a fault, or the last
+  /// block in use, whose free may retire the segment).
   Declined,
 }
 
@@ -149,15 +148,12 @@ pub(crate) struct Segment {
   // so each one should cost a single line).
   /// `address ^ secret` while in use; also the free tag of its blocks.
   cookie: AtomicUsize,
-  /// A [`Kind`] as its `u8`.
-  kind: AtomicU8,
-  /// Class index of a small segment.
-  class: AtomicU8,
-  /// Set while a small segment sits on its heap's full list; a remote free
-  /// then tells the heap to look at it again.
-  in_full: AtomicBool,
-  /// Blocks not on `free` and not in the untouched tail.
-  used: Cell<u32>,
+  /// Low half: blocks not on `free` and not in the untouched tail (the
+  /// segment's *used* count). High half: blocks popped since the counts
+  /// were last flushed to the heap. One add counts an allocation in both,
+  /// so the fast paths store no counter of their own (see
+  /// [`Segment::flush_counts`]).
+  tally: Cell<u64>,
   /// The owning heap while the segment is on its partial list, null
   /// otherwise: the owner's fast free compares its heap with this one
   /// field, which rules out the full list in the same test.
@@ -178,6 +174,18 @@ pub(crate) struct Segment {
   /// The owning heap's counters for this class.
   counters: NonNull<ClassCounters>,
   // Slow paths only from here.
+  /// A [`Kind`] as its `u8`.
+  kind: AtomicU8,
+  /// Class index of a small segment.
+  class: AtomicU8,
+  /// Set while a small segment sits on its heap's full list; a remote free
+  /// then tells the heap to look at it again.
+  in_full: AtomicBool,
+  /// The used count when the counts were last flushed.
+  flushed_used: Cell<u32>,
+  /// Blocks other threads freed (and counted) that were collected since
+  /// the counts were last flushed.
+  foreign: Cell<u32>,
   /// The owning heap of a small segment.
   heap: AtomicPtr<Heap>,
   /// Blocks taken from the untouched tail so far.
@@ -196,6 +204,13 @@ pub(crate) struct Segment {
   /// Fields written by other threads.
   remote: Remote,
 }
+
+/// Shift of the pop count in a header's `tally`.
+const TALLY_POPS_SHIFT: u32 = u32::BITS;
+/// The used count in a header's `tally`.
+const TALLY_USED_MASK: u64 = u32::MAX as u64;
+/// What one allocation adds to a `tally`: one block used, one pop.
+const TALLY_POP: u64 = (1 << TALLY_POPS_SHIFT) | 1;
 
 /// Bytes of a cache line.
 const CACHE_LINE_BYTES: usize = 64;
@@ -314,7 +329,9 @@ impl Segment {
       heap: AtomicPtr::new(ptr::null_mut()),
       local: AtomicPtr::new(ptr::null_mut()),
       free: Cell::new(None),
-      used: Cell::new(0),
+      tally: Cell::new(0),
+      flushed_used: Cell::new(0),
+      foreign: Cell::new(0),
       carved: Cell::new(0),
       area: fixed.area,
       carved_bytes: AtomicUsize::new(0),
@@ -374,18 +391,6 @@ impl Segment {
     unsafe { self.counters.as_ref() }
   }
 
-  /// Counts an allocation by the owner in the owning heap's counters.
-  #[inline]
-  pub(crate) fn count_allocation(&self) {
-    self.counters().count_allocation();
-  }
-
-  /// Counts a free by the owner in the owning heap's counters.
-  #[inline]
-  pub(crate) fn count_free(&self) {
-    self.counters().count_free();
-  }
-
   /// Makes `start` the header of a large or huge block.
   ///
   /// # Safety
@@ -404,7 +409,7 @@ impl Segment {
     segment.base.set(base);
     segment.extent.set(extent);
     segment.usable.set(usable);
-    segment.used.set(1);
+    segment.tally.set(1);
     segment
   }
 
@@ -466,7 +471,24 @@ impl Segment {
   /// Blocks not on the owner's free list nor in the untouched tail.
   #[inline]
   pub(crate) fn used(&self) -> usize {
-    self.used.get() as usize
+    (self.tally.get() & TALLY_USED_MASK) as usize
+  }
+
+  /// Moves the allocations and frees this segment has seen since the last
+  /// flush into its heap's counters (owner only). Frees are not counted as
+  /// they happen: the owner's are the pops not still in use and not
+  /// brought home from other threads (which counted their own).
+  pub(crate) fn flush_counts(&self) {
+    let tally = self.tally.get();
+    let pops = tally >> TALLY_POPS_SHIFT;
+    let used = tally & TALLY_USED_MASK;
+    let frees = (pops + u64::from(self.flushed_used.get()))
+      .wrapping_sub(used)
+      .wrapping_sub(u64::from(self.foreign.get()));
+    self.counters().add(pops, frees);
+    self.tally.set(used);
+    self.flushed_used.set(used as u32);
+    self.foreign.set(0);
   }
 
   /// Start of the span or mapping of a large or huge block.
@@ -574,44 +596,46 @@ impl Segment {
     let block = self.free.get()?;
     // SAFETY: blocks on the owner's free list are free and linked.
     self.free.set(unsafe { next_of(block) });
-    self.used.set(self.used.get() + 1);
+    self.tally.set(self.tally.get() + TALLY_POP);
     // SAFETY: the block is ours until it is returned.
     unsafe { set_tag(block, 0) };
     Some(block.cast())
   }
 
-  /// Puts an allocated block on the owner's free list with its tag;
-  /// returns the blocks still in use.
+  /// Puts an allocated block on the owner's free list with its tag.
   #[inline]
-  fn push_tagged(&self, pointer: NonNull<u8>, tag: usize) -> u32 {
+  fn push_tagged(&self, pointer: NonNull<u8>, tag: usize) {
     let block = pointer.cast::<Block>();
     // SAFETY: the block was allocated and is now ours again.
     unsafe { set_tag(block, tag) };
     // SAFETY: as above.
     unsafe { set_next(block, self.free.get()) };
     self.free.set(Some(block));
-    let used = self.used.get() - 1;
-    self.used.set(used);
-    used
+    self.tally.set(self.tally.get() - 1);
   }
 
   /// The owner's fast free, first half: the free tag to push `pointer`
-  /// with, if it is an allocated block of this segment; `None` (nothing
-  /// changed) for anything else, which the slow path then examines.
+  /// with, if it is an allocated block of this segment and not its last
+  /// one in use; `None` (nothing changed) for anything else, which the
+  /// slow path then examines (or retires the emptied segment).
   #[inline]
   pub(crate) fn quick_tag(&self, pointer: NonNull<u8>) -> Option<usize> {
     let tag = self.tag();
-    if !self.is_carved_block(pointer) || Self::is_tagged_with(pointer, tag) {
+    let last = self.tally.get() as u32 <= 1;
+    if last
+      || !self.is_carved_block(pointer)
+      || Self::is_tagged_with(pointer, tag)
+    {
       return None;
     }
     Some(tag)
   }
 
   /// The owner's fast free, second half: gives back a block
-  /// [`Segment::quick_tag`] accepted; returns whether the segment emptied.
+  /// [`Segment::quick_tag`] accepted.
   #[inline]
-  pub(crate) fn push_quick(&self, pointer: NonNull<u8>, tag: usize) -> bool {
-    self.push_tagged(pointer, tag) == 0
+  pub(crate) fn push_quick(&self, pointer: NonNull<u8>, tag: usize) {
+    self.push_tagged(pointer, tag);
   }
 
   /// Both halves of the owner's fast free (for tests).
@@ -619,8 +643,10 @@ impl Segment {
   pub(crate) fn try_push_quick(&self, pointer: NonNull<u8>) -> Quick {
     match self.quick_tag(pointer) {
       None => Quick::Declined,
-      Some(tag) if self.push_quick(pointer, tag) => Quick::Emptied,
-      Some(_) => Quick::Done,
+      Some(tag) => {
+        self.push_quick(pointer, tag);
+        Quick::Done
+      }
     }
   }
 
@@ -719,7 +745,8 @@ impl Segment {
     // SAFETY: the tail is one of the blocks just taken, now free and ours.
     unsafe { set_next(tail, self.free.get()) };
     self.free.set(Some(head));
-    self.used.set(self.used.get() - count);
+    self.tally.set(self.tally.get() - u64::from(count));
+    self.foreign.set(self.foreign.get() + count);
     Ok(())
   }
 

@@ -23,16 +23,20 @@ impl ClassCounters {
     }
   }
 
-  /// Counts an allocation (owner only).
-  #[inline]
-  pub(crate) fn count_allocation(&self) {
-    bump(&self.allocations);
-  }
-
   /// Counts a free (owner only).
   #[inline]
   pub(crate) fn count_free(&self) {
     bump(&self.frees);
+  }
+
+  /// Adds a segment's flushed counts (owner only).
+  pub(crate) fn add(&self, allocations: u64, frees: u64) {
+    let total = self.allocations.load(Ordering::Relaxed);
+    self
+      .allocations
+      .store(total + allocations, Ordering::Relaxed);
+    let total = self.frees.load(Ordering::Relaxed);
+    self.frees.store(total + frees, Ordering::Relaxed);
   }
 
   /// Allocations so far.

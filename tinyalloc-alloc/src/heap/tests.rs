@@ -119,7 +119,8 @@ fn small_blocks_are_reused_after_free() {
 fn filling_many_segments_and_freeing_all_returns_them() {
   const BLOCKS: usize = 20_000;
   with_heap(|heap| {
-    let before = stats().segments();
+    // SAFETY: the heap is ours.
+    let before = unsafe { stats(Some(heap)) }.segments();
     let blocks: Vec<_> = (0..BLOCKS)
       // SAFETY: the heap is ours.
       .map(|index| unsafe { heap.malloc(100) }.map(|block| (block, index)).unwrap())
@@ -127,7 +128,9 @@ fn filling_many_segments_and_freeing_all_returns_them() {
     for &(block, seed) in &blocks {
       fill(block, 100, seed);
     }
-    assert!(stats().segments() >= before + BLOCKS * 112 / SEGMENT_SIZE);
+    // SAFETY: the heap is ours.
+    let during = unsafe { stats(Some(heap)) }.segments();
+    assert!(during >= before + BLOCKS * 112 / SEGMENT_SIZE);
     for &(block, seed) in &blocks {
       check(block, 100, seed);
       // SAFETY: each block is freed once.

@@ -139,7 +139,7 @@ fn interior_and_out_of_range_pointers_are_not_blocks() {
 }
 
 #[test]
-fn quick_free_says_when_the_segment_empties() {
+fn quick_free_leaves_the_last_block_to_the_slow_path() {
   let memory = TestSegment::new();
   let segment = memory.small(2);
   segment.extend(4096);
@@ -147,7 +147,12 @@ fn quick_free_says_when_the_segment_empties() {
   let second = segment.pop().unwrap();
   assert_eq!(segment.try_push_quick(first), Quick::Done);
   assert_eq!(segment.try_push_quick(first), Quick::Declined);
-  assert_eq!(segment.try_push_quick(second), Quick::Emptied);
+  assert_eq!(
+    segment.try_push_quick(second),
+    Quick::Declined,
+    "the last block in use goes the slow way"
+  );
+  assert_eq!(segment.push_local(second), Ok(()));
   segment.check_invariants();
   assert_eq!(segment.untagged_blocks(), 0);
 }
