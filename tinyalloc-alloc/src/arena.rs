@@ -71,7 +71,12 @@ struct State {
   used: [u64; ARENA_WORDS],
   /// One bit per free segment that may hold resident pages.
   dirty: [u64; ARENA_WORDS],
-  /// When the oldest dirty segment became dirty (ns), or 0 for none.
+  /// The dirty segments that were already dirty at the last purge check:
+  /// the ones a due purge gives back. A segment freed and claimed again
+  /// within a purge delay keeps its pages, so a program that reuses its
+  /// memory at a steady pace does not fault it back in after every purge.
+  aged: [u64; ARENA_WORDS],
+  /// When the purge check is next due (ns after this one), or 0 for none.
   dirty_since: u64,
   /// Segments in use, the header's included.
   in_use: usize,
@@ -126,6 +131,8 @@ impl State {
       .unwrap_or(0);
     let marked = bits(&mut self.used).set_range(index, count);
     let cleaned = bits(&mut self.dirty).clear_range(index, count);
+    let young = bits(&mut self.aged).clear_range(index, count);
+    debug_assert!(young.is_ok(), "run inside the arena");
     debug_assert!(marked.is_ok() && cleaned.is_ok(), "run inside the arena");
     self.in_use += count;
     count - dirty
@@ -164,6 +171,7 @@ impl Arena {
       state: Mutex::new(State {
         used,
         dirty: [0; ARENA_WORDS],
+        aged: [0; ARENA_WORDS],
         dirty_since: 0,
         in_use: HEADER_SEGMENTS,
       }),
@@ -264,10 +272,19 @@ impl Arena {
       return;
     }
     let deadline = state.dirty_since.saturating_add(purge_delay());
-    if force || now >= deadline {
-      self.purge(state);
-    } else {
+    if force {
+      state.aged = state.dirty;
+    } else if now < deadline {
       note_purge_deadline(deadline);
+      return;
+    }
+    self.purge(state);
+    // What is still dirty was freed since the last check: it is purged at
+    // the next one if it has not been claimed by then.
+    state.aged = state.dirty;
+    if state.dirty.iter().any(|&word| word != 0) {
+      state.dirty_since = now.max(1);
+      note_purge_deadline(now.saturating_add(purge_delay()));
     }
   }
 
@@ -280,19 +297,20 @@ impl Arena {
     }
   }
 
-  /// Purges now, if anything is dirty.
+  /// Purges every dirty segment now, if anything is dirty.
   pub(crate) fn purge_now(&self) {
     let mut state = self.lock();
     if state.dirty_since != 0 {
+      state.aged = state.dirty;
       self.purge(&mut state);
     }
   }
 
-  /// Decommits every dirty run.
+  /// Decommits the aged dirty segments, run by run.
   fn purge(&self, state: &mut State) {
     let mut from = 0;
-    while let Some(first) = bits(&mut state.dirty).find_first_set_from(from) {
-      let end = bits(&mut state.dirty)
+    while let Some(first) = bits(&mut state.aged).find_first_set_from(from) {
+      let end = bits(&mut state.aged)
         .find_first_clear_from(first)
         .unwrap_or(SEGMENTS_PER_ARENA);
       let run = NonNull::slice_from_raw_parts(

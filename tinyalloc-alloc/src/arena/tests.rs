@@ -97,3 +97,29 @@ fn a_full_arena_refuses_and_recovers() {
   assert_eq!(arena.in_use(), HEADER_SEGMENTS);
   assert!(arena.claim(all, Placement::ANY, 1).is_some());
 }
+
+#[test]
+fn a_due_purge_spares_segments_freed_since_the_last_check() {
+  let arena = arena();
+  let delay = purge_delay();
+  let _keep = arena.claim(1, Placement::ANY, 1).unwrap();
+  let span = arena.claim(2, Placement::ANY, 1).unwrap();
+  // SAFETY: the span is ours.
+  unsafe { span.start.as_ptr().write_bytes(0xEE, 2 * SEGMENT_SIZE) };
+  arena.release(span.start, 2, 1);
+  // The first due check only ages the span...
+  arena.purge_if_due_now(1 + delay);
+  let again = arena.claim(2, Placement::ANY, 2 + delay).unwrap();
+  arena.check_invariants();
+  assert_eq!(again.start, span.start);
+  assert!(!again.zeroed, "claimed again before the next check: kept");
+  // ...and a segment left free across two checks is purged.
+  let freed = 3 + delay;
+  arena.release(again.start, 2, freed);
+  arena.purge_if_due_now(freed + delay);
+  arena.purge_if_due_now(freed + 2 * delay);
+  let purged = arena.claim(2, Placement::ANY, freed + 2 * delay).unwrap();
+  arena.check_invariants();
+  assert_eq!(purged.start, span.start);
+  assert!(purged.zeroed, "free across two checks: purged");
+}
