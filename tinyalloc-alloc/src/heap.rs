@@ -614,7 +614,9 @@ impl Heap {
     release_span(segment.start(), 1);
   }
 
-  /// Flushes the counts of every segment of the heap into its counters.
+  /// Brings the counts of every segment of the heap up to date in its
+  /// counters: collects the blocks other threads freed (so they count as
+  /// frees), then flushes.
   ///
   /// # Safety
   /// The caller owns the heap.
@@ -622,10 +624,26 @@ impl Heap {
     for index in 0..CLASS_COUNT {
       // SAFETY: forwarded from the caller.
       let queue = unsafe { self.queue(index) };
-      for pointer in queue.partial.iter().chain(queue.full.iter()) {
+      let mut cursor = queue.full.head();
+      while let Some(pointer) = cursor {
+        // SAFETY: the segment is on this full list.
+        cursor = unsafe { queue.full.next_of(pointer) };
         // SAFETY: queued in our heap.
-        unsafe { seg(pointer) }.flush_counts();
+        let segment = unsafe { seg(pointer) };
+        if segment.has_thread_free() {
+          // SAFETY: on this queue's full list.
+          unsafe { Self::move_to_partial(queue, segment) };
+        }
+        segment.flush_counts();
       }
+      for pointer in queue.partial.iter() {
+        // SAFETY: queued in our heap.
+        let segment = unsafe { seg(pointer) };
+        collect_or_report(segment);
+        segment.flush_counts();
+      }
+      // SAFETY: forwarded from the caller.
+      unsafe { self.set_direct(index, queue.partial.head()) };
     }
   }
 
@@ -867,16 +885,6 @@ impl Heap {
     }
   }
 
-  /// Counts a free of a block of class `index`.
-  #[inline]
-  fn count_free(&self, index: usize) {
-    debug_assert!(index < CLASS_COUNT, "a segment's class is a class");
-    // SAFETY: segment class indices are below `CLASS_COUNT`.
-    unsafe { self.classes.get_unchecked(index) }
-      .counters
-      .count_free();
-  }
-
   /// The heap's small-block counters, into `builder`.
   fn report(&self, builder: &mut StatsBuilder) {
     for index in 0..CLASS_COUNT {
@@ -926,28 +934,17 @@ fn single_block(segment: &Segment) -> usize {
 /// Frees a block of a small segment owned by another heap (or by no live
 /// thread).
 fn free_remote(heap: Option<&Heap>, segment: &Segment, pointer: NonNull<u8>) {
-  // Read first: once the block is pushed, its owner may collect it and
-  // retire the segment, whose header then belongs to someone else.
-  let index = segment.class_index();
+  // The free itself is counted by the owner, when it collects the block.
   match heap {
     Some(heap) => bump(&heap.cross_frees),
     None => GLOBAL.add(Counter::OrphanCrossFrees, 1),
   }
   // SAFETY: a small segment always has an owning heap, live forever.
   let owner = unsafe { &*segment.heap() };
-  // Freed as the owner: counted with the owner's frees.
   if owner.abandoned.load(Ordering::Acquire)
     && free_into_abandoned(owner, segment, pointer)
   {
     return;
-  }
-  // Counted here: the owner collects it as a foreign free.
-  match heap {
-    Some(heap) => heap.count_free(index),
-    None => {
-      GLOBAL.add(Counter::OrphanFrees, 1);
-      GLOBAL.add(Counter::OrphanFreedBytes, class(index).size());
-    }
   }
   if let Err(fault) = segment.push_remote(pointer) {
     fault.report(pointer.addr().get());

@@ -183,9 +183,6 @@ pub(crate) struct Segment {
   in_full: AtomicBool,
   /// The used count when the counts were last flushed.
   flushed_used: Cell<u32>,
-  /// Blocks other threads freed (and counted) that were collected since
-  /// the counts were last flushed.
-  foreign: Cell<u32>,
   /// The owning heap of a small segment.
   heap: AtomicPtr<Heap>,
   /// Blocks taken from the untouched tail so far.
@@ -331,7 +328,6 @@ impl Segment {
       free: Cell::new(None),
       tally: Cell::new(0),
       flushed_used: Cell::new(0),
-      foreign: Cell::new(0),
       carved: Cell::new(0),
       area: fixed.area,
       carved_bytes: AtomicUsize::new(0),
@@ -476,19 +472,17 @@ impl Segment {
 
   /// Moves the allocations and frees this segment has seen since the last
   /// flush into its heap's counters (owner only). Frees are not counted as
-  /// they happen: the owner's are the pops not still in use and not
-  /// brought home from other threads (which counted their own).
+  /// they happen, on any thread: they are the pops no longer in use, that
+  /// is, back on the free list, whether freed here or collected from other
+  /// threads (a block freed remotely counts once collected).
   pub(crate) fn flush_counts(&self) {
     let tally = self.tally.get();
     let pops = tally >> TALLY_POPS_SHIFT;
     let used = tally & TALLY_USED_MASK;
-    let frees = (pops + u64::from(self.flushed_used.get()))
-      .wrapping_sub(used)
-      .wrapping_sub(u64::from(self.foreign.get()));
+    let frees = (pops + u64::from(self.flushed_used.get())).wrapping_sub(used);
     self.counters().add(pops, frees);
     self.tally.set(used);
     self.flushed_used.set(used as u32);
-    self.foreign.set(0);
   }
 
   /// Start of the span or mapping of a large or huge block.
@@ -746,7 +740,6 @@ impl Segment {
     unsafe { set_next(tail, self.free.get()) };
     self.free.set(Some(head));
     self.tally.set(self.tally.get() - u64::from(count));
-    self.foreign.set(self.foreign.get() + count);
     Ok(())
   }
 

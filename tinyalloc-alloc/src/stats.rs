@@ -23,12 +23,6 @@ impl ClassCounters {
     }
   }
 
-  /// Counts a free (owner only).
-  #[inline]
-  pub(crate) fn count_free(&self) {
-    bump(&self.frees);
-  }
-
   /// Adds a segment's flushed counts (owner only).
   pub(crate) fn add(&self, allocations: u64, frees: u64) {
     let total = self.allocations.load(Ordering::Relaxed);
@@ -78,10 +72,6 @@ pub(crate) enum Counter {
   Purges,
   /// Heaps created (one per concurrently live thread at the peak).
   Heaps,
-  /// Small frees by threads that no longer (or not yet) had a heap.
-  OrphanFrees,
-  /// Usable bytes of small blocks freed by threads without a heap.
-  OrphanFreedBytes,
   /// Small cross-thread frees by threads without a heap.
   OrphanCrossFrees,
 }
@@ -179,13 +169,12 @@ impl StatsBuilder {
 
   /// Adds the global counters and returns the snapshot.
   pub(crate) fn finish(mut self) -> Stats {
-    let freed = self.freed_bytes + GLOBAL.get(Counter::OrphanFreedBytes) as u64;
-    let small_live = self.allocated_bytes.saturating_sub(freed) as usize;
+    let small_live =
+      self.allocated_bytes.saturating_sub(self.freed_bytes) as usize;
     let stats = &mut self.stats;
     stats.live_bytes = small_live + GLOBAL.get(Counter::LargeLive);
     stats.allocations += GLOBAL.get(Counter::LargeAllocs) as u64;
-    stats.frees += (GLOBAL.get(Counter::LargeFrees)
-      + GLOBAL.get(Counter::OrphanFrees)) as u64;
+    stats.frees += GLOBAL.get(Counter::LargeFrees) as u64;
     stats.cross_thread_frees += GLOBAL.get(Counter::OrphanCrossFrees) as u64;
     stats.mapped_bytes = GLOBAL.get(Counter::Mapped);
     stats.committed_bytes = GLOBAL.get(Counter::Committed);
