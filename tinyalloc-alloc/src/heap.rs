@@ -734,17 +734,17 @@ impl Heap {
     segment: &Segment,
     pointer: NonNull<u8>,
   ) {
-    if let Err(fault) = segment.check_live() {
-      fault.report(pointer.addr().get());
+    let kind = segment
+      .check_live()
+      .unwrap_or_else(|fault| fault.report(pointer.addr().get()));
+    if kind != Kind::Small {
+      return free_single(segment, pointer);
     }
     if let Some(heap) = heap
       && ptr::eq(segment.heap(), heap)
     {
       // SAFETY: the caller owns the heap, which owns the segment.
       return unsafe { heap.free_local(segment, pointer) };
-    }
-    if segment.kind() != Kind::Small {
-      return free_single(segment, pointer);
     }
     free_remote(heap, segment, pointer)
   }

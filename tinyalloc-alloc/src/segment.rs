@@ -20,7 +20,7 @@
 //! A *large* or *huge* header describes one block: a run of segments in an
 //! arena, or a mapping of its own.
 //!
-//! Every header carries `cookie == address ^ secret` while it is in use, so
+//! Every header carries `cookie == address ^ secret ^ kind` while it is in use, so
 //! a pointer whose segment start holds anything else is not ours. The block
 //! a pointer belongs to is found from `pointer - 1`, which lets a block
 //! aligned to the segment size start right at a segment boundary with its
@@ -55,6 +55,16 @@ pub(crate) enum Kind {
   Huge = 3,
   /// Given back to the arena; a free that lands here is a double free.
   Released = 4,
+}
+
+impl Kind {
+  /// The kind a decoded cookie names, if any.
+  #[cold]
+  fn from_cookie(value: usize) -> Option<Kind> {
+    [Kind::Small, Kind::Large, Kind::Huge, Kind::Released]
+      .into_iter()
+      .find(|&kind| kind as usize == value)
+  }
 }
 
 /// A free block: its first word links to the next free block, its second
@@ -146,7 +156,8 @@ pub(crate) struct Segment {
   // The first cache line holds everything the owner's fast paths touch
   // (a header per 128 KiB means every header maps to the same cache sets,
   // so each one should cost a single line).
-  /// `address ^ secret` while in use; also the free tag of its blocks.
+  /// `address ^ secret ^ kind` while in use; also the free tag of its
+  /// blocks.
   cookie: AtomicUsize,
   /// Low half: blocks not on `free` and not in the untouched tail (the
   /// segment's *used* count). High half: blocks popped since the counts
@@ -299,14 +310,22 @@ pub(crate) const fn divisor_of(size: usize) -> u64 {
 }
 
 impl Segment {
-  /// Checks the cookie: whether this header place holds a live header.
+  /// Checks the cookie: whether this header place holds a live header,
+  /// and of what kind (the cookie carries it, so one compare settles both
+  /// for the common case of a small segment).
   #[inline]
-  pub(crate) fn check_live(&self) -> Result<(), Fault> {
+  pub(crate) fn check_live(&self) -> Result<Kind, Fault> {
     let start = NonNull::from(self).addr().get();
-    if self.cookie.load(Ordering::Relaxed) != start ^ secret() {
-      return Err(Fault::NotABlock);
+    let kind = self.cookie.load(Ordering::Relaxed) ^ start ^ secret();
+    if kind == Kind::Small as usize {
+      return Ok(Kind::Small);
     }
-    Ok(())
+    Kind::from_cookie(kind).ok_or(Fault::NotABlock)
+  }
+
+  /// The cookie of a header of kind `kind` at `start`.
+  fn cookie_of(start: usize, kind: Kind) -> usize {
+    start ^ secret() ^ kind as usize
   }
 
   /// Writes a fresh header at `start`.
@@ -319,7 +338,7 @@ impl Segment {
     fixed: Fixed,
   ) -> &'seg Segment {
     let header = Segment {
-      cookie: AtomicUsize::new(start.addr().get() ^ secret()),
+      cookie: AtomicUsize::new(Self::cookie_of(start.addr().get(), kind)),
       kind: AtomicU8::new(kind as u8),
       class: AtomicU8::new(0),
       in_full: AtomicBool::new(false),
@@ -424,6 +443,10 @@ impl Segment {
   /// through it reads as a double free. Its heap is cleared, so no thread
   /// takes it for one of its own segments.
   pub(crate) fn release(&self) {
+    let start = NonNull::from(self).addr().get();
+    self
+      .cookie
+      .store(Self::cookie_of(start, Kind::Released), Ordering::Relaxed);
     self.kind.store(Kind::Released as u8, Ordering::Relaxed);
     self.heap.store(ptr::null_mut(), Ordering::Relaxed);
     self.local.store(ptr::null_mut(), Ordering::Relaxed);
