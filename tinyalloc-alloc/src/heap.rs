@@ -45,7 +45,7 @@ use crate::manager::{
   release_span, unmap_huge,
 };
 use crate::segment::{Kind, Segment, header_of, segment_of};
-use crate::stats::{ClassCounters, Counter, GLOBAL, StatsBuilder, bump};
+use crate::stats::{ClassCounters, Counter, GLOBAL, StatsBuilder, add, bump};
 use crate::sync::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 /// The segments of one class in a heap.
@@ -91,7 +91,8 @@ pub struct Heap {
   /// table in between. Touched only by the owner.
   direct: [Cell<Option<NonNull<Segment>>>; SIZE_STEPS],
   classes: [ClassSlot; CLASS_COUNT],
-  /// Frees of small blocks owned by other heaps.
+  /// Blocks of this heap freed by other threads (counted when they come
+  /// home; written only by the owner).
   cross_frees: AtomicU64,
   /// A remote free landed in a segment on a full list.
   full_notice: AtomicBool,
@@ -432,7 +433,7 @@ impl Heap {
     while let Some(head) = queue.partial.head() {
       // SAFETY: queued in our heap.
       let segment = unsafe { seg(head) };
-      collect_or_report(segment);
+      self.collect_segment(segment);
       segment.flush_counts();
       if !segment.has_free() {
         segment.extend(page_size());
@@ -639,7 +640,7 @@ impl Heap {
       for pointer in queue.partial.iter() {
         // SAFETY: queued in our heap.
         let segment = unsafe { seg(pointer) };
-        collect_or_report(segment);
+        self.collect_segment(segment);
         segment.flush_counts();
       }
       // SAFETY: forwarded from the caller.
@@ -660,7 +661,7 @@ impl Heap {
       // SAFETY: forwarded from the caller.
       let queue = unsafe { self.queue(index) };
       // SAFETY: forwarded from the caller.
-      unsafe { Self::collect_queue(queue) };
+      unsafe { self.collect_queue(queue) };
       // SAFETY: forwarded from the caller.
       unsafe { self.set_direct(index, queue.partial.head()) };
     }
@@ -672,7 +673,7 @@ impl Heap {
   ///
   /// # Safety
   /// The caller owns the heap the queue belongs to.
-  unsafe fn collect_queue(queue: &mut Queue) {
+  unsafe fn collect_queue(&self, queue: &mut Queue) {
     let mut cursor = queue.full.head();
     while let Some(pointer) = cursor {
       // SAFETY: the segment is on this full list.
@@ -690,7 +691,7 @@ impl Heap {
       cursor = unsafe { queue.partial.next_of(pointer) };
       // SAFETY: queued in the caller's heap.
       let segment = unsafe { seg(pointer) };
-      collect_or_report(segment);
+      self.collect_segment(segment);
       if segment.used() == 0 {
         // SAFETY: empty and on the partial list.
         unsafe { Self::retire(queue, segment) };
@@ -719,7 +720,6 @@ impl Heap {
     {
       return header.push_quick(pointer, tag);
     }
-    let heap = (!heap.is_unowned()).then_some(heap);
     // SAFETY: forwarded from the caller.
     unsafe { Self::free_slow(heap, header, pointer) }
   }
@@ -729,24 +729,19 @@ impl Heap {
   /// # Safety
   /// As [`Heap::free`], with `segment` the header place of `pointer`.
   #[inline(never)]
-  unsafe fn free_slow(
-    heap: Option<&Heap>,
-    segment: &Segment,
-    pointer: NonNull<u8>,
-  ) {
+  unsafe fn free_slow(heap: &Heap, segment: &Segment, pointer: NonNull<u8>) {
     let kind = segment
       .check_live()
       .unwrap_or_else(|fault| fault.report(pointer.addr().get()));
     if kind != Kind::Small {
       return free_single(segment, pointer);
     }
-    if let Some(heap) = heap
-      && ptr::eq(segment.heap(), heap)
-    {
+    // The unowned heap owns no segment, so it never matches.
+    if ptr::eq(segment.heap(), heap) {
       // SAFETY: the caller owns the heap, which owns the segment.
       return unsafe { heap.free_local(segment, pointer) };
     }
-    free_remote(heap, segment, pointer)
+    free_remote(segment, pointer)
   }
 
   /// The usable size of the block at `pointer`.
@@ -885,6 +880,16 @@ impl Heap {
     }
   }
 
+  /// Collects a segment's remote frees (owner only), counting them;
+  /// stops the process on a fault.
+  fn collect_segment(&self, segment: &Segment) {
+    match segment.collect() {
+      Ok(0) => {}
+      Ok(count) => add(&self.cross_frees, u64::from(count)),
+      Err((fault, address)) => fault.report(address),
+    }
+  }
+
   /// The heap's small-block counters, into `builder`.
   fn report(&self, builder: &mut StatsBuilder) {
     for index in 0..CLASS_COUNT {
@@ -895,13 +900,6 @@ impl Heap {
       );
     }
     builder.add_cross(self.cross_frees.load(Ordering::Relaxed));
-  }
-}
-
-/// Collects a segment's remote frees, stopping the process on a fault.
-fn collect_or_report(segment: &Segment) {
-  if let Err((fault, address)) = segment.collect() {
-    fault.report(address);
   }
 }
 
@@ -933,12 +931,9 @@ fn single_block(segment: &Segment) -> usize {
 
 /// Frees a block of a small segment owned by another heap (or by no live
 /// thread).
-fn free_remote(heap: Option<&Heap>, segment: &Segment, pointer: NonNull<u8>) {
-  // The free itself is counted by the owner, when it collects the block.
-  match heap {
-    Some(heap) => bump(&heap.cross_frees),
-    None => GLOBAL.add(Counter::OrphanCrossFrees, 1),
-  }
+fn free_remote(segment: &Segment, pointer: NonNull<u8>) {
+  // Counted by the owner, when it collects the block (or, for an abandoned
+  // owner, by the temporary owner below).
   // SAFETY: a small segment always has an owning heap, live forever.
   let owner = unsafe { &*segment.heap() };
   if owner.abandoned.load(Ordering::Acquire)
@@ -969,6 +964,7 @@ fn free_into_abandoned(
   owner.lock();
   let still_abandoned = owner.abandoned.load(Ordering::Relaxed);
   if still_abandoned {
+    bump(&owner.cross_frees);
     // SAFETY: holding the lock of an abandoned heap makes us its owner.
     unsafe { owner.free_owned(segment, pointer) };
   }

@@ -732,16 +732,17 @@ impl Segment {
     !self.remote.thread_free.load(Ordering::Relaxed).is_null()
   }
 
-  /// Moves the blocks other threads freed to the owner's free list.
-  /// Returns the fault and address of the list's head if it is longer than
-  /// the carved blocks (a cycle: only writes into freed blocks make one).
-  pub(crate) fn collect(&self) -> Result<(), (Fault, usize)> {
+  /// Moves the blocks other threads freed to the owner's free list and
+  /// returns how many there were. Returns the fault and address of the
+  /// list's head if it is longer than the carved blocks (a cycle: only
+  /// writes into freed blocks make one).
+  pub(crate) fn collect(&self) -> Result<u32, (Fault, usize)> {
     let taken = self
       .remote
       .thread_free
       .swap(ptr::null_mut(), Ordering::Acquire);
     let Some(head) = NonNull::new(taken) else {
-      return Ok(());
+      return Ok(0);
     };
     // One walk counts the blocks and finds the tail; the list, already
     // linked and tagged, is then spliced onto the free list whole.
@@ -763,7 +764,7 @@ impl Segment {
     unsafe { set_next(tail, self.free.get()) };
     self.free.set(Some(head));
     self.tally.set(self.tally.get() - u64::from(count));
-    Ok(())
+    Ok(count)
   }
 
   /// Checks a small segment's invariants (owner only, remote list empty):

@@ -47,7 +47,13 @@ impl ClassCounters {
 /// Adds one to a counter only its owner writes (no atomic read-modify-write).
 #[inline]
 pub(crate) fn bump(counter: &AtomicU64) {
-  counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+  add(counter, 1);
+}
+
+/// Adds `amount` to a counter only its owner writes.
+#[inline]
+pub(crate) fn add(counter: &AtomicU64, amount: u64) {
+  counter.store(counter.load(Ordering::Relaxed) + amount, Ordering::Relaxed);
 }
 
 /// A process-wide counter, updated on slow paths only.
@@ -72,12 +78,10 @@ pub(crate) enum Counter {
   Purges,
   /// Heaps created (one per concurrently live thread at the peak).
   Heaps,
-  /// Small cross-thread frees by threads without a heap.
-  OrphanCrossFrees,
 }
 
 /// Number of [`Counter`]s.
-const COUNTERS: usize = Counter::OrphanCrossFrees as usize + 1;
+const COUNTERS: usize = Counter::Heaps as usize + 1;
 
 /// A set of process-wide counters.
 pub(crate) struct Counters {
@@ -110,9 +114,14 @@ pub(crate) static GLOBAL: Counters = Counters {
 
 /// A snapshot of the allocator's counters.
 ///
-/// Counts are merged from every heap without stopping the threads, so a
-/// snapshot taken while other threads allocate is approximate; one taken
-/// while they are quiet is exact.
+/// Counts are merged from every heap without stopping the threads. The
+/// fast paths count in segment headers, which reach their heap's counters
+/// on the heap's slow paths, when its thread exits, and, for the calling
+/// thread's own heap, when it takes the snapshot; a small block freed by
+/// another thread counts as freed once its owner collects it. So the
+/// counts of the calling thread and of exited threads are exact, and those
+/// of threads still running are as of their last slow path. Allocations
+/// from one segment between two slow paths are counted modulo 2^32.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, CopyGetters)]
 #[getset(get_copy = "pub")]
 pub struct Stats {
@@ -132,7 +141,8 @@ pub struct Stats {
   arenas: usize,
   /// Heaps created (threads that allocated, at the peak).
   heaps: usize,
-  /// Frees of small blocks by a thread other than the owner.
+  /// Frees of small blocks by a thread other than the owner (counted when
+  /// the owner collects them).
   cross_thread_frees: u64,
   /// Runs of free segments given back to the OS.
   purges: usize,
@@ -175,7 +185,6 @@ impl StatsBuilder {
     stats.live_bytes = small_live + GLOBAL.get(Counter::LargeLive);
     stats.allocations += GLOBAL.get(Counter::LargeAllocs) as u64;
     stats.frees += GLOBAL.get(Counter::LargeFrees) as u64;
-    stats.cross_thread_frees += GLOBAL.get(Counter::OrphanCrossFrees) as u64;
     stats.mapped_bytes = GLOBAL.get(Counter::Mapped);
     stats.committed_bytes = GLOBAL.get(Counter::Committed);
     stats.segments = GLOBAL.get(Counter::Segments);

@@ -175,7 +175,7 @@ fn remote_frees_are_collected_and_a_double_remote_free_is_caught() {
   );
   assert!(segment.has_thread_free());
   assert_eq!(segment.used(), blocks.len());
-  assert_eq!(segment.collect(), Ok(()));
+  assert_eq!(segment.collect(), Ok(10));
   segment.check_invariants();
   assert!(!segment.has_thread_free());
   assert_eq!(segment.used(), blocks.len() - 10);
@@ -187,7 +187,7 @@ fn remote_frees_are_collected_and_a_double_remote_free_is_caught() {
   assert_eq!(again, freed);
   assert_eq!(segment.push_remote(blocks[20]), Ok(()));
   assert_eq!(segment.push_remote(blocks[20]), Err(Fault::DoubleFree));
-  assert_eq!(segment.collect(), Ok(()));
+  assert_eq!(segment.collect(), Ok(1), "the refused free is not pushed");
   segment.check_invariants();
 }
 
@@ -211,7 +211,7 @@ fn remote_pushes_from_many_threads_all_arrive() {
       });
     }
   });
-  assert_eq!(segment.collect(), Ok(()));
+  assert_eq!(segment.collect(), Ok(addresses.len() as u32));
   segment.check_invariants();
   assert_eq!(segment.used(), 0);
 }
