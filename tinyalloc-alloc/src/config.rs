@@ -74,10 +74,11 @@ pub(crate) const MAX_ARENAS: usize = 1 << (ARENA_SPACE_SHIFT - ARENA_SHIFT);
 /// first arena warm.
 pub(crate) const ARENA_RESERVE: usize = 1;
 
-/// Default delay, in milliseconds, between a segment becoming free and its
-/// pages going back to the OS (`TINYALLOC_PURGE_DELAY_MS` overrides it).
-/// mimalloc's default is 10 ms; a short delay keeps a free/alloc burst from
-/// paying a page fault per segment.
+/// Default delay, in milliseconds, between two purge checks of an arena: a
+/// segment free across two checks gives its pages back to the OS
+/// (`TINYALLOC_PURGE_DELAY_MS` overrides it). mimalloc's default delay is
+/// 10 ms; a short delay keeps a free/alloc burst from paying a page fault
+/// per segment.
 pub(crate) const DEFAULT_PURGE_DELAY_MS: u64 = 10;
 
 /// Nanoseconds per millisecond, for the purge clock.
