@@ -50,10 +50,13 @@ pub(crate) fn bump(counter: &AtomicU64) {
   add(counter, 1);
 }
 
-/// Adds `amount` to a counter only its owner writes.
+/// Adds `amount` to a counter only its owner writes, modulo 2^64: a
+/// segment's flushed frees can come as a wrapped difference (see
+/// `Segment::flush_counts`), which still adds up right.
 #[inline]
 pub(crate) fn add(counter: &AtomicU64, amount: u64) {
-  counter.store(counter.load(Ordering::Relaxed) + amount, Ordering::Relaxed);
+  let total = counter.load(Ordering::Relaxed).wrapping_add(amount);
+  counter.store(total, Ordering::Relaxed);
 }
 
 /// A process-wide counter, updated on slow paths only.

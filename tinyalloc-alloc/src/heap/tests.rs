@@ -103,6 +103,58 @@ fn check_prefix(
   }
 }
 
+/// A heap's own totals: allocations, frees and cross-thread frees.
+fn totals(heap: &Heap) -> (u64, u64, u64) {
+  let allocations = heap.classes.iter().map(|slot| slot.counters.allocations());
+  let frees = heap.classes.iter().map(|slot| slot.counters.frees());
+  (
+    allocations.sum(),
+    frees.sum(),
+    heap.cross_frees.load(Ordering::Relaxed),
+  )
+}
+
+#[test]
+fn counts_are_exact_once_flushed_remote_frees_included() {
+  const BLOCKS: usize = 3000;
+  const LOCAL: usize = 1200;
+  const REMOTE: usize = 900;
+  with_heap(|heap| {
+    let before = totals(heap);
+    let blocks: Vec<NonNull<u8>> = (0..BLOCKS)
+      .map(|index| alloc(heap, 8 + index % 700))
+      .collect();
+    for &block in &blocks[..LOCAL] {
+      free(heap, block);
+    }
+    let remote: Vec<usize> = blocks[LOCAL..LOCAL + REMOTE]
+      .iter()
+      .map(|block| block.addr().get())
+      .collect();
+    thread::spawn(move || {
+      for address in remote {
+        // SAFETY: each block is freed once, by this thread alone.
+        unsafe { Heap::free(&UNOWNED_HEAP, pointer(address)) };
+      }
+    })
+    .join()
+    .expect("the remote freer ends");
+    // SAFETY: the heap is ours.
+    unsafe { heap.flush_counts() };
+    let after = totals(heap);
+    assert_eq!(after.0 - before.0, BLOCKS as u64, "allocations");
+    assert_eq!(after.1 - before.1, (LOCAL + REMOTE) as u64, "frees");
+    assert_eq!(after.2 - before.2, REMOTE as u64, "cross-thread frees");
+    for &block in &blocks[LOCAL + REMOTE..] {
+      free(heap, block);
+    }
+    // SAFETY: the heap is ours.
+    unsafe { heap.flush_counts() };
+    let end = totals(heap);
+    assert_eq!(end.1 - before.1, BLOCKS as u64, "every block freed");
+  });
+}
+
 #[test]
 fn small_blocks_are_reused_after_free() {
   with_heap(|heap| {
