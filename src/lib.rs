@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod purger;
 mod report;
 mod thread;
 
@@ -11,8 +12,10 @@ use core::ptr::{self, NonNull};
 
 use tinyalloc_alloc::{Heap, MIN_ALIGN};
 
+pub use purger::{purge_thread_started, start_purge_thread};
 use thread::{fast_heap, heap, local_heap};
 pub use tinyalloc_alloc::{AllocError, Stats};
+pub use tinyalloc_sys::MapError;
 
 /// The TinyAlloc global allocator:
 /// `#[global_allocator] static GLOBAL: TinyAlloc = TinyAlloc;`

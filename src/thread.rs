@@ -18,6 +18,7 @@ use tinyalloc_alloc::{
   AllocError, Heap, UNOWNED_HEAP, after_fork, before_fork,
 };
 
+use crate::purger;
 use crate::report::print_stats;
 use crate::stats;
 use tinyalloc_sys::{
@@ -73,7 +74,7 @@ fn heap_slow() -> Result<&'static Heap, AllocError> {
   // calloc): a nested allocation then finds this heap.
   slot::set(heap);
   FORK_HANDLERS.call_once(|| {
-    register_fork_handlers(before_fork, after_fork_handler, after_fork_handler)
+    register_fork_handlers(before_fork, after_fork_handler, after_fork_child)
   });
   STATS_AT_EXIT.call_once(register_stats_at_exit);
   if let Ok(key) = EXIT_KEY.call_once(|| ThreadExitKey::create(on_thread_exit))
@@ -91,6 +92,12 @@ fn after_fork_handler() {
   // SAFETY: pthread runs this after the prepare handler, `before_fork`, in
   // the forking thread or in the child's only thread, a copy of it.
   unsafe { after_fork() };
+}
+
+/// [`after_fork_handler`] in the child, which also has no purge thread.
+fn after_fork_child() {
+  after_fork_handler();
+  purger::forget_in_child();
 }
 
 /// Registers the exit report. Whether to print is decided at exit: the

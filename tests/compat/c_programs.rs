@@ -156,3 +156,42 @@ fn free_inside_a_block_aborts() {
     "free of a pointer that is not the start of a block",
   );
 }
+
+/// The resident sizes `tests/c/idle.c` prints: busy, freed, rested (KiB).
+fn idle_sizes(outcome: &Outcome) -> (u64, u64, u64) {
+  let line = outcome
+    .stdout()
+    .lines()
+    .find_map(|line| line.strip_prefix("idle: "))
+    .unwrap_or_else(|| panic!("no sizes: {}", outcome.describe()));
+  let sizes: Vec<u64> = line
+    .split(' ')
+    .map(|field| {
+      let (_, value) = field.split_once('=').expect("name=value");
+      value.parse().expect("a number")
+    })
+    .collect();
+  (sizes[0], sizes[1], sizes[2])
+}
+
+/// Memory freed by a program that then stops calling the allocator: only
+/// the purge thread can give it back; the program holds about 40 MB.
+#[test]
+fn the_purge_thread_gives_memory_back_while_the_program_sleeps() {
+  const FREED_AT_LEAST_KIB: u64 = 30 * 1024;
+  let scratch = Scratch::new("idle");
+  let program = compile(&scratch, "idle", &[]);
+  let mut command = Command::new(program);
+  command.env("TINYALLOC_PURGE_THREAD", "1");
+  let outcome = run(command, Allocator::TinyAlloc);
+  outcome.assert_success("idle");
+  assert_loaded(&outcome, Allocator::TinyAlloc, "idle");
+  let (busy, freed, rested) = idle_sizes(&outcome);
+  assert!(busy >= FREED_AT_LEAST_KIB, "{}", outcome.describe());
+  assert!(
+    freed.saturating_sub(rested) >= FREED_AT_LEAST_KIB,
+    "the nap gave back {} KiB: {}",
+    freed.saturating_sub(rested),
+    outcome.describe()
+  );
+}

@@ -4,8 +4,10 @@
 
 use std::alloc::{Layout, alloc, dealloc};
 use std::ptr::NonNull;
+use std::thread;
+use std::time::Duration;
 
-use tinyalloc::{Stats, stats};
+use tinyalloc::{Stats, purge_thread_started, start_purge_thread, stats};
 
 use crate::support::{KIB, MIB};
 
@@ -138,5 +140,36 @@ isolated_test! {
     assert!(end.committed_bytes() <= end.mapped_bytes(), "{end:?}");
     let grown = end.committed_bytes().saturating_sub(start.committed_bytes());
     assert!(grown <= REUSE_SLACK, "committed grew by {grown}: {end:?}");
+  }
+}
+
+/// Blocks freed before the program goes quiet.
+const QUIET_BLOCKS: usize = 40_000;
+/// Size of each of them.
+const QUIET_SIZE: usize = 1000;
+/// Committed bytes the purge thread must give back while the program does
+/// not call the allocator (the blocks take about 40 MB).
+const QUIET_GIVEN_BACK: usize = 30 * MIB;
+/// How long the test waits for the purge thread, in steps.
+const QUIET_STEPS: usize = 100;
+/// One step of the wait.
+const QUIET_STEP: Duration = Duration::from_millis(20);
+
+isolated_test! {
+  fn the_purge_thread_gives_back_what_a_quiet_program_freed() {
+    assert!(!purge_thread_started());
+    start_purge_thread().expect("the purge thread starts");
+    assert!(purge_thread_started());
+    let blocks: Vec<Vec<u8>> =
+      (0..QUIET_BLOCKS).map(|index| vec![index as u8; QUIET_SIZE]).collect();
+    let busy = stats().committed_bytes();
+    drop(blocks);
+    // Sleeping and reading the counters do not allocate, so only the
+    // purge thread can purge meanwhile.
+    let given_back = (0..QUIET_STEPS).any(|_| {
+      thread::sleep(QUIET_STEP);
+      busy.saturating_sub(stats().committed_bytes()) >= QUIET_GIVEN_BACK
+    });
+    assert!(given_back, "still committed: {:?}", stats());
   }
 }

@@ -16,7 +16,10 @@ pub use error::AllocError;
 pub use heap::{Heap, UNOWNED_HEAP};
 pub use stats::Stats;
 
-use manager::{lock_for_fork, purge_all, set_purge_delay, unlock_after_fork};
+use manager::{
+  init, lock_for_fork, next_purge_due, now, purge_all, purge_due,
+  set_purge_delay, unlock_after_fork,
+};
 use stats::StatsBuilder;
 
 /// Alignment of every block: the C `max_align_t`. Requests aligned to at
@@ -51,6 +54,22 @@ pub unsafe fn collect(heap: Option<&Heap>) {
     unsafe { heap.collect() };
   }
   purge_all();
+}
+
+/// Runs the purge checks that are due now, as any slow-path call of the
+/// allocator would, and says when the next one is due (monotonic
+/// nanoseconds, the clock of [`now_nanos`]), if any segment waits for one.
+/// A background thread calling this gives freed memory back within two
+/// purge delays even when the program stops calling the allocator.
+pub fn purge_pending() -> Option<u64> {
+  init();
+  purge_due(now());
+  next_purge_due()
+}
+
+/// The monotonic clock purges are timed by, in nanoseconds.
+pub fn now_nanos() -> u64 {
+  now()
 }
 
 /// Sets how long freed segments wait before their pages are purged.

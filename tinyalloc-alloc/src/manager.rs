@@ -229,6 +229,13 @@ pub(crate) fn note_purge_deadline(deadline: u64) {
   PURGE_DUE.fetch_min(deadline, Ordering::Relaxed);
 }
 
+/// When the next purge check is due (monotonic nanoseconds), if any
+/// segment is waiting for one.
+pub(crate) fn next_purge_due() -> Option<u64> {
+  let due = PURGE_DUE.load(Ordering::Relaxed);
+  (due != NO_PURGE_DUE).then_some(due)
+}
+
 /// Purges every arena whose dirty segments are due, so freed memory goes
 /// back within the purge delay of any later slow-path operation, whichever
 /// thread or arena it concerns.

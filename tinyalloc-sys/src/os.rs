@@ -1,9 +1,11 @@
 //! Small allocation-free wrappers over the C library: error output and
-//! aborting, time, environment, randomness, thread-exit and fork hooks.
+//! aborting, time, environment, randomness, thread-exit and fork hooks, a
+//! detached background thread.
 //!
 //! Everything here may run inside `malloc`, so nothing allocates, formats
 //! with `core::fmt`, or takes a lock that `malloc` could also need.
 
+mod background;
 mod exit;
 mod fork;
 mod stderr;
@@ -21,6 +23,7 @@ use libc::{
   getenv, getpid, getrandom, timespec,
 };
 
+pub use background::{Background, sleep_nanos, spawn_detached};
 pub use exit::at_exit;
 pub use fork::register_fork_handlers;
 pub use stderr::{fatal, write_stderr};
