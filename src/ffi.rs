@@ -39,7 +39,7 @@ use tinyalloc_sys::{Mapper, PosixMapper};
 
 use crate::report::print_stats;
 use crate::thread::{fast_heap, heap};
-use crate::{allocate, collect, deallocate, stats};
+use crate::{allocate, collect, deallocate, deallocate_raw, stats};
 use failure::{Failure, into_c, into_status};
 
 /// The C result of a call that gives memory back.
@@ -140,10 +140,8 @@ fn malloc_slow(size: size_t) -> CPointer {
 /// A pointer not from us, or freed twice, stops the process.
 #[unsafe(no_mangle)]
 unsafe extern "C" fn free(pointer: CPointer) {
-  if let Some(block) = NonNull::new(pointer.cast::<u8>()) {
-    // SAFETY: the caller gives the block up.
-    unsafe { deallocate(block) };
-  }
+  // SAFETY: the caller gives the block up (null does nothing).
+  unsafe { deallocate_raw(pointer.cast::<u8>()) };
 }
 
 /// `calloc(3)`: `count * size` zeroed bytes; an overflowing product fails

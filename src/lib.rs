@@ -86,6 +86,17 @@ fn alloc_slow(size: usize, align: usize) -> *mut u8 {
   or_null(allocate_slow(size, align))
 }
 
+/// Frees a block, or nothing for null, from any thread.
+///
+/// # Safety
+/// `pointer` is null or not used again; one not from us stops the process.
+#[inline]
+unsafe fn deallocate_raw(pointer: *mut u8) {
+  // SAFETY: the thread-local heap is owned by this thread (or is the
+  // unowned heap); the pointer is the caller's to give up.
+  unsafe { Heap::free_raw(fast_heap(), pointer) };
+}
+
 /// The null pointer an allocation failure returns.
 fn or_null(result: Result<NonNull<u8>, AllocError>) -> *mut u8 {
   result.map_or(ptr::null_mut(), NonNull::as_ptr)

@@ -44,7 +44,7 @@ use crate::manager::{
   block_offset, claim_span, grow_span, init, map_huge, mapper, page_size,
   release_span, unmap_huge,
 };
-use crate::segment::{Kind, Segment, header_of, segment_of};
+use crate::segment::{Kind, Segment, header_of_raw, segment_of};
 use crate::stats::{ClassCounters, Counter, GLOBAL, StatsBuilder, add, bump};
 use crate::sync::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
@@ -708,10 +708,23 @@ impl Heap {
   #[inline]
   pub unsafe fn free(heap: &Heap, pointer: NonNull<u8>) {
     // SAFETY: forwarded from the caller.
-    let header = match unsafe { header_of(pointer) } {
+    unsafe { Self::free_raw(heap, pointer.as_ptr()) }
+  }
+
+  /// [`Heap::free`] of any pointer: null does nothing (as C's `free`), at
+  /// no cost on the fast path.
+  ///
+  /// # Safety
+  /// As [`Heap::free`], null allowed.
+  #[inline]
+  pub unsafe fn free_raw(heap: &Heap, pointer: *mut u8) {
+    // SAFETY: forwarded from the caller.
+    let header = match unsafe { header_of_raw(pointer) } {
       Ok(header) => header,
-      Err(fault) => fault.report(pointer.addr().get()),
+      Err(fault) => return refuse(fault, pointer),
     };
+    // SAFETY: null is never ours, so `header_of_raw` refused it.
+    let pointer = unsafe { NonNull::new_unchecked(pointer) };
     // Only live small segments on a partial list name a heap there, so
     // finding ours picks the fast path without the cookie check (see
     // `header_of`); the unowned heap is never named.
@@ -900,6 +913,14 @@ impl Heap {
       );
     }
     builder.add_cross(self.cross_frees.load(Ordering::Relaxed));
+  }
+}
+
+/// A free of a pointer that is not ours: nothing for null, else the fault.
+#[cold]
+fn refuse(fault: Fault, pointer: *mut u8) {
+  if !pointer.is_null() {
+    fault.report(pointer.addr());
   }
 }
 

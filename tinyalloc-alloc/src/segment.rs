@@ -247,20 +247,35 @@ unsafe impl HasLink<Segment> for Segment {
 /// a heap's address is never handed to the program.
 ///
 /// # Safety
-/// `pointer` is not null (any other value is allowed: that is the point).
+/// None beyond the signature: any value is allowed, null included (it is
+/// never ours).
 #[inline]
-pub(crate) unsafe fn header_of<'seg>(
-  pointer: NonNull<u8>,
+pub(crate) unsafe fn header_of_raw<'seg>(
+  pointer: *mut u8,
 ) -> Result<&'seg Segment, Fault> {
-  let last = pointer.addr().get() - 1;
+  // Null wraps to the top of the address space, which is never ours, so
+  // the one test refuses it too.
+  let last = pointer.addr().wrapping_sub(1);
   if !owns(last) {
     return Err(Fault::Foreign);
   }
-  let start = pointer.as_ptr().with_addr(last & !SEGMENT_MASK);
+  let start = pointer.with_addr(last & !SEGMENT_MASK);
   // SAFETY: `owns` says the whole granule is mapped by us, and a segment
   // start in it is aligned for a header; all its fields are atomics or
   // plain integers and pointers, so any bytes read are a valid value.
   Ok(unsafe { &*start.cast::<Segment>() })
+}
+
+/// [`header_of_raw`] for a pointer known not to be null.
+///
+/// # Safety
+/// As [`header_of_raw`].
+#[inline]
+pub(crate) unsafe fn header_of<'seg>(
+  pointer: NonNull<u8>,
+) -> Result<&'seg Segment, Fault> {
+  // SAFETY: forwarded from the caller.
+  unsafe { header_of_raw(pointer.as_ptr()) }
 }
 
 /// The header of the segment `pointer` belongs to, if the pointer is ours
