@@ -175,16 +175,19 @@ pub(crate) struct Segment {
   /// lives, like `divisor` and `frees`: written with the header, before
   /// any other thread can know of it).
   area: usize,
-  /// Bytes carved from the block area (`carved` blocks); written by the
-  /// owner, read by remote frees.
-  carved_bytes: AtomicUsize,
-  /// `u64::MAX / size + 1` for the block size: an offset below
-  /// `carved_bytes` is a block start exactly when its product with this
-  /// wraps below it.
+  /// Bytes carved from the block area (`carved` blocks), the owner's copy:
+  /// a plain field its fast path reads as part of a compare.
+  carved_owned: Cell<usize>,
+  /// `u64::MAX / size + 1` for the block size: an offset below the carved
+  /// bytes is a block start exactly when its product with this wraps
+  /// below it.
   divisor: u64,
+  /// The carved bytes again, for other threads (written with
+  /// `carved_owned`, by the owner).
+  carved_bytes: AtomicUsize,
+  // Slow paths only from here.
   /// The owning heap's counters for this class.
   counters: NonNull<ClassCounters>,
-  // Slow paths only from here.
   /// A [`Kind`] as its `u8`.
   kind: AtomicU8,
   /// Class index of a small segment.
@@ -224,7 +227,7 @@ const TALLY_POP: u64 = (1 << TALLY_POPS_SHIFT) | 1;
 const CACHE_LINE_BYTES: usize = 64;
 
 const _: () = assert!(
-  offset_of!(Segment, counters) + size_of::<NonNull<ClassCounters>>()
+  offset_of!(Segment, carved_bytes) + size_of::<AtomicUsize>()
     <= CACHE_LINE_BYTES,
   "the fast-path fields of a header share its first cache line"
 );
@@ -364,6 +367,7 @@ impl Segment {
       flushed_used: Cell::new(0),
       carved: Cell::new(0),
       area: fixed.area,
+      carved_owned: Cell::new(0),
       carved_bytes: AtomicUsize::new(0),
       divisor: fixed.divisor,
       counters: fixed.counters,
@@ -580,10 +584,23 @@ impl Segment {
   /// thread: a block the caller was handed was carved before it was.
   #[inline]
   pub(crate) fn is_carved_block(&self, pointer: NonNull<u8>) -> bool {
+    self.is_block_below(pointer, self.carved_bytes.load(Ordering::Relaxed))
+  }
+
+  /// [`Segment::is_carved_block`] for the owner, from its own copy of the
+  /// carved bytes.
+  #[inline]
+  fn is_carved_block_owned(&self, pointer: NonNull<u8>) -> bool {
+    self.is_block_below(pointer, self.carved_owned.get())
+  }
+
+  /// Whether `pointer` starts a block in the first `limit` bytes of the
+  /// block area.
+  #[inline]
+  fn is_block_below(&self, pointer: NonNull<u8>, limit: usize) -> bool {
     let offset = pointer.addr().get().wrapping_sub(self.area);
     let divisor = self.divisor;
-    offset < self.carved_bytes.load(Ordering::Relaxed)
-      && (offset as u64).wrapping_mul(divisor) < divisor
+    offset < limit && (offset as u64).wrapping_mul(divisor) < divisor
   }
 
   /// The free tag of this segment's blocks (its cookie).
@@ -655,7 +672,7 @@ impl Segment {
     let tag = self.tag();
     let last = self.tally.get() as u32 <= 1;
     if last
-      || !self.is_carved_block(pointer)
+      || !self.is_carved_block_owned(pointer)
       || Self::is_tagged_with(pointer, tag)
     {
       return None;
@@ -796,6 +813,11 @@ impl Segment {
       carved * class.size(),
       "carved bytes follow the carved count"
     );
+    assert_eq!(
+      self.carved_owned.get(),
+      carved * class.size(),
+      "the owner's copy of the carved bytes follows the carved count"
+    );
     let mut free = 0;
     let mut cursor = self.free.get();
     while let Some(block) = cursor {
@@ -851,6 +873,7 @@ impl Segment {
     self.free.set(head);
     let carved = carved + count;
     self.carved.set(carved as u32);
+    self.carved_owned.set(carved * class.size());
     self
       .carved_bytes
       .store(carved * class.size(), Ordering::Relaxed);
