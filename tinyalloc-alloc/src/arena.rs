@@ -321,7 +321,11 @@ impl Arena {
       let decommitted = unsafe { mapper().decommit(run) };
       if decommitted.is_ok() {
         let cleared = bits(&mut state.dirty).clear_range(first, end - first);
-        debug_assert!(cleared.is_ok(), "run inside the arena");
+        let unaged = bits(&mut state.aged).clear_range(first, end - first);
+        debug_assert!(
+          cleared.is_ok() && unaged.is_ok(),
+          "run inside the arena"
+        );
         GLOBAL.sub(Counter::Committed, (end - first) << SEGMENT_SHIFT);
         GLOBAL.add(Counter::Purges, 1);
       }

@@ -11,9 +11,10 @@
 //! Only the owning thread touches the queues and the segments' owner
 //! fields, without atomics. A thread that exits *abandons* its heap: the
 //! heap goes to a pool from which the next new thread adopts it whole. While
-//! abandoned, a thread freeing into the heap takes the heap's `lock` and acts
-//! as its owner for that one free, so memory of dead threads is given back
-//! without waiting for an adopter.
+//! abandoned, a thread freeing into the heap pushes the block as any remote
+//! free, then takes the heap's `lock` and acts as its owner to bring the
+//! segment's remote frees home (retiring it if that empties it), so memory
+//! of dead threads is given back without waiting for an adopter.
 
 #[cfg(test)]
 mod tests;
@@ -45,7 +46,7 @@ use crate::manager::{
   release_span, unmap_huge,
 };
 use crate::segment::{Kind, Segment, header_of_raw, segment_of};
-use crate::stats::{ClassCounters, Counter, GLOBAL, StatsBuilder, add, bump};
+use crate::stats::{ClassCounters, Counter, GLOBAL, StatsBuilder, add};
 use crate::sync::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 /// The segments of one class in a heap.
@@ -225,7 +226,15 @@ impl Heap {
     unsafe {
       this.check_invariants()
     };
-    this.abandoned.store(true, Ordering::Release);
+    this.abandoned.store(true, Ordering::SeqCst);
+    // A remote free that read the flag clear before the store pushed its
+    // block onto a segment; this last collection, after the store, takes it
+    // (see `free_remote`). Under the lock: remote freers that saw the flag
+    // set act as owners now.
+    this.lock();
+    // SAFETY: the lock of an abandoned heap makes us its owner.
+    unsafe { this.collect() };
+    this.unlock();
     // SAFETY: the heap is not linked anywhere else and outlives the pool.
     let pushed = unsafe { POOL.lock().push(heap) };
     debug_assert!(pushed.is_ok(), "an owned heap is in no pool");
@@ -545,27 +554,31 @@ impl Heap {
     Ok(segment)
   }
 
-  /// Frees a block of a small segment this heap owns.
+  /// Frees a block of a small segment this heap owns, beyond the fast
+  /// path (a fault, the segment's last block, or a full segment).
   ///
   /// # Safety
   /// The caller owns the heap, and `segment` is one of its segments.
   #[inline]
   unsafe fn free_local(&self, segment: &Segment, pointer: NonNull<u8>) {
-    // SAFETY: forwarded from the caller.
-    unsafe { self.free_owned(segment, pointer) };
-  }
-
-  /// Gives a block back to its segment as the heap's owner, and flushes
-  /// the segment's counts (a thread freeing into an abandoned heap leaves
-  /// them counted).
-  ///
-  /// # Safety
-  /// As [`Heap::free_local`].
-  #[inline]
-  unsafe fn free_owned(&self, segment: &Segment, pointer: NonNull<u8>) {
     if let Err(fault) = segment.push_local(pointer) {
       fault.report(pointer.addr().get());
     }
+    segment.flush_counts();
+    if segment.used() == 0 || segment.is_full() {
+      // SAFETY: forwarded from the caller.
+      unsafe { self.free_local_slow(segment) };
+    }
+  }
+
+  /// Brings a segment's remote frees home and updates its place: requeued
+  /// if it was full, retired if it is empty (the heap is abandoned).
+  ///
+  /// # Safety
+  /// The caller owns the heap (holding the lock of an abandoned one), and
+  /// `segment` is one of its segments.
+  unsafe fn tend(&self, segment: &Segment) {
+    self.collect_segment(segment);
     segment.flush_counts();
     if segment.used() == 0 || segment.is_full() {
       // SAFETY: forwarded from the caller.
@@ -953,17 +966,18 @@ fn single_block(segment: &Segment) -> usize {
 /// Frees a block of a small segment owned by another heap (or by no live
 /// thread).
 fn free_remote(segment: &Segment, pointer: NonNull<u8>) {
-  // Counted by the owner, when it collects the block (or, for an abandoned
-  // owner, by the temporary owner below).
+  // Read before the push: once the block is pushed, the owner may collect
+  // it and retire the segment, whose header then belongs to someone else.
   // SAFETY: a small segment always has an owning heap, live forever.
   let owner = unsafe { &*segment.heap() };
-  if owner.abandoned.load(Ordering::Acquire)
-    && free_into_abandoned(owner, segment, pointer)
-  {
-    return;
-  }
   if let Err(fault) = segment.push_remote(pointer) {
     fault.report(pointer.addr().get());
+  }
+  // Pushed, then looked at, both in the single total order: either this
+  // sees the owner's `abandoned` flag and tends the segment, or the owner's
+  // last collection, made after it set the flag, takes the block.
+  if owner.abandoned.load(Ordering::SeqCst) {
+    return tend_abandoned(owner, segment);
   }
   // The owner may have retired the segment by now, but its header stays
   // mapped, and a stale flag only costs the owner a look at its full lists.
@@ -972,25 +986,27 @@ fn free_remote(segment: &Segment, pointer: NonNull<u8>) {
   }
 }
 
-/// Frees into an abandoned heap as its temporary owner; false if it was
-/// adopted meanwhile (the caller then frees remotely).
-fn free_into_abandoned(
-  owner: &Heap,
-  segment: &Segment,
-  pointer: NonNull<u8>,
-) -> bool {
-  // Waiting is short: a holder frees one block (and may retire its
-  // segment), and never waits for a heap lock while holding one; blocking
-  // here means no free is left stranded on an abandoned heap's segment.
+/// After a remote free into a heap whose thread has exited: takes the
+/// heap's lock and, as its temporary owner, brings the segment's remote
+/// frees home and retires the segment if that emptied it, so memory of
+/// dead threads does not wait for a new thread to adopt their heaps.
+#[cold]
+#[inline(never)]
+fn tend_abandoned(owner: &Heap, segment: &Segment) {
+  // Waiting is short: a holder tends one segment, and never waits for a
+  // heap lock while holding one.
   owner.lock();
-  let still_abandoned = owner.abandoned.load(Ordering::Relaxed);
-  if still_abandoned {
-    bump(&owner.cross_frees);
-    // SAFETY: holding the lock of an abandoned heap makes us its owner.
-    unsafe { owner.free_owned(segment, pointer) };
+  // Another temporary owner may have retired the segment meanwhile; its
+  // header stays mapped, and then names no live small segment of `owner`.
+  let still_ours = owner.abandoned.load(Ordering::Relaxed)
+    && segment.check_live() == Ok(Kind::Small)
+    && ptr::eq(segment.heap(), owner);
+  if still_ours {
+    // SAFETY: holding the lock of an abandoned heap makes us its owner,
+    // and the segment is one of its own.
+    unsafe { owner.tend(segment) };
   }
   owner.unlock();
-  still_abandoned
 }
 
 /// Frees a large or huge block.

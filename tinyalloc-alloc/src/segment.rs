@@ -15,7 +15,12 @@
 //! start is refused by a divisibility test (one multiplication). A program
 //! that writes into a block after freeing it can erase the tag and so hide
 //! a later double free of that block; the tag is secret, so it is never
-//! forged by chance.
+//! forged by chance. Remote frees set the tag with an atomic swap, so two
+//! of them racing on one block see each other; the owner's free uses plain
+//! accesses (no locked instruction on its fast path), so a double free in
+//! which the owner and another thread free the same block at the same
+//! moment can pass unseen. Double frees one after the other, in any order
+//! and from any threads, are caught.
 //!
 //! A *large* or *huge* header describes one block: a run of segments in an
 //! arena, or a mapping of its own.
@@ -645,7 +650,8 @@ impl Segment {
     let block = self.free.get()?;
     // SAFETY: blocks on the owner's free list are free and linked.
     self.free.set(unsafe { next_of(block) });
-    self.tally.set(self.tally.get() + TALLY_POP);
+    // Wrapping: the pops half counts modulo 2^32 between flushes.
+    self.tally.set(self.tally.get().wrapping_add(TALLY_POP));
     // SAFETY: the block is ours until it is returned.
     unsafe { set_tag(block, 0) };
     Some(block.cast())
@@ -660,7 +666,7 @@ impl Segment {
     // SAFETY: as above.
     unsafe { set_next(block, self.free.get()) };
     self.free.set(Some(block));
-    self.tally.set(self.tally.get() - 1);
+    self.tally.set(self.tally.get().wrapping_sub(1));
   }
 
   /// The owner's fast free, first half: the free tag to push `pointer`
@@ -772,7 +778,7 @@ impl Segment {
     let taken = self
       .remote
       .thread_free
-      .swap(ptr::null_mut(), Ordering::Acquire);
+      .swap(ptr::null_mut(), Ordering::SeqCst);
     let Some(head) = NonNull::new(taken) else {
       return Ok(0);
     };
@@ -795,7 +801,9 @@ impl Segment {
     // SAFETY: the tail is one of the blocks just taken, now free and ours.
     unsafe { set_next(tail, self.free.get()) };
     self.free.set(Some(head));
-    self.tally.set(self.tally.get() - u64::from(count));
+    self
+      .tally
+      .set(self.tally.get().wrapping_sub(u64::from(count)));
     Ok(count)
   }
 

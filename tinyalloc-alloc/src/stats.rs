@@ -25,12 +25,8 @@ impl ClassCounters {
 
   /// Adds a segment's flushed counts (owner only).
   pub(crate) fn add(&self, allocations: u64, frees: u64) {
-    let total = self.allocations.load(Ordering::Relaxed);
-    self
-      .allocations
-      .store(total + allocations, Ordering::Relaxed);
-    let total = self.frees.load(Ordering::Relaxed);
-    self.frees.store(total + frees, Ordering::Relaxed);
+    add(&self.allocations, allocations);
+    add(&self.frees, frees);
   }
 
   /// Allocations so far.
@@ -42,12 +38,6 @@ impl ClassCounters {
   pub(crate) fn frees(&self) -> u64 {
     self.frees.load(Ordering::Relaxed)
   }
-}
-
-/// Adds one to a counter only its owner writes (no atomic read-modify-write).
-#[inline]
-pub(crate) fn bump(counter: &AtomicU64) {
-  add(counter, 1);
 }
 
 /// Adds `amount` to a counter only its owner writes, modulo 2^64: a

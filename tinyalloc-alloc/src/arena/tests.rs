@@ -123,3 +123,36 @@ fn a_due_purge_spares_segments_freed_since_the_last_check() {
   assert_eq!(purged.start, span.start);
   assert!(purged.zeroed, "free across two checks: purged");
 }
+
+#[test]
+fn purging_everything_leaves_nothing_aged_to_purge_twice() {
+  let arena = arena();
+  let delay = purge_delay();
+  let _keep = arena.claim(1, Placement::ANY, 1).unwrap();
+  let first = arena.claim(1, Placement::ANY, 1).unwrap();
+  let second = arena.claim(1, Placement::ANY, 1).unwrap();
+  arena.release(first.start, 1, 1);
+  arena.purge_now();
+  {
+    let state = arena.lock();
+    let stale = state
+      .aged
+      .iter()
+      .zip(state.dirty.iter())
+      .any(|(aged, dirty)| aged & !dirty != 0);
+    assert!(!stale, "only dirty segments are aged");
+  }
+  let purges = GLOBAL.get(Counter::Purges);
+  let committed = GLOBAL.get(Counter::Committed);
+  arena.release(second.start, 1, 2);
+  // The first check after the release only ages the second segment; the
+  // first, purged already, is not purged (nor uncounted) again.
+  arena.purge_if_due_now(2 + delay);
+  assert_eq!(GLOBAL.get(Counter::Purges), purges, "no second purge");
+  assert_eq!(
+    GLOBAL.get(Counter::Committed),
+    committed,
+    "committed bytes are not taken off twice"
+  );
+  arena.check_invariants();
+}

@@ -508,3 +508,43 @@ proptest! {
     }
   }
 }
+
+/// A block pushed by a remote free after its owner's last collection but
+/// before the owner flags its heap abandoned (the freer saw the flag
+/// clear), then the last block freed into the abandoned heap: the segment
+/// must go back, not wait for a new thread to adopt the heap.
+#[test]
+fn a_remote_free_racing_the_abandon_does_not_pin_the_segment() {
+  const SIZE: usize = 512;
+  let (last, heap_address) = thread::spawn(|| {
+    let owned = Heap::acquire().expect("a heap");
+    // SAFETY: this thread owns the heap.
+    let heap = unsafe { owned.as_ref() };
+    let first = alloc(heap, SIZE).addr().get();
+    let last = alloc(heap, SIZE).addr().get();
+    // `Heap::abandon` with the remote free landing between its collection
+    // and its flag.
+    // SAFETY: we own the heap.
+    unsafe { heap.collect() };
+    thread::spawn(move || {
+      // SAFETY: freed once.
+      unsafe { Heap::free(&UNOWNED_HEAP, pointer(first)) }
+    })
+    .join()
+    .expect("the remote freer ends");
+    heap.abandoned.store(true, Ordering::SeqCst);
+    (last, ptr::from_ref(heap).expose_provenance())
+  })
+  .join()
+  .expect("the owner ends");
+  // SAFETY: freed once, into the abandoned heap.
+  unsafe { Heap::free(&UNOWNED_HEAP, pointer(last)) };
+  // SAFETY: heaps live forever.
+  let heap = unsafe { &*ptr::with_exposed_provenance::<Heap>(heap_address) };
+  assert!(heap.try_lock(), "nobody holds the abandoned heap");
+  // SAFETY: we hold the lock of the abandoned heap.
+  let queue = unsafe { heap.queue(class_of(SIZE)) };
+  let left = queue.partial.len() + queue.full.len();
+  heap.unlock();
+  assert_eq!(left, 0, "every block is free, so the segment went back");
+}

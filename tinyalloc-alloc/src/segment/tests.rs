@@ -230,3 +230,23 @@ fn single_headers_describe_their_block() {
   segment.release();
   assert_eq!(segment.kind(), Kind::Released);
 }
+
+#[test]
+fn the_pops_half_of_the_tally_wraps_without_touching_the_used_count() {
+  let memory = TestSegment::new();
+  let segment = memory.small(0);
+  segment.extend(4096);
+  let other = segment.pop().unwrap();
+  // As after 2^32 - 1 fast-path pops with one other block live (no free
+  // takes the slow path that flushes in between).
+  segment
+    .tally
+    .set((u64::from(u32::MAX) << TALLY_POPS_SHIFT) | 1);
+  let block = segment.pop().unwrap();
+  assert_eq!(segment.used(), 2, "the carry leaves the used half alone");
+  assert_eq!(segment.push_local(block), Ok(()));
+  assert_eq!(segment.push_local(other), Ok(()));
+  assert_eq!(segment.used(), 0);
+  segment.flush_counts();
+  segment.check_invariants();
+}
