@@ -90,6 +90,7 @@ fn alloc_slow(size: usize, align: usize) -> *mut u8 {
 ///
 /// # Safety
 /// `pointer` is null or not used again; one not from us stops the process.
+#[cfg(feature = "ffi")]
 #[inline]
 unsafe fn deallocate_raw(pointer: *mut u8) {
   // SAFETY: the thread-local heap is owned by this thread (or is the

@@ -210,3 +210,39 @@ fault_test! {
     free(inside, HUGE / 2);
   }
 }
+
+/// The arena size of the design: arenas start at multiples of it.
+const DESIGN_ARENA: usize = 64 * MIB;
+/// An offset into an arena far past anything a test process claims, so
+/// the segment there is free (its header place unused or released).
+const FAR_INTO_THE_ARENA: usize = DESIGN_ARENA - 4 * MIB + 16 * KIB;
+
+/// `pointer`'s arena start plus `offset`.
+fn in_same_arena(pointer: NonNull<u8>, offset: usize) -> NonNull<u8> {
+  pointer.map_addr(|address| {
+    let start = address.get() & !(DESIGN_ARENA - 1);
+    (start + offset).try_into().expect("not null")
+  })
+}
+
+fault_test! {
+  fn free_into_a_free_segment_of_the_home_arena()
+    -> "free of a pointer that is not the start of a block"
+  {
+    let block = allocate(SMALL);
+    let far = in_same_arena(block, FAR_INTO_THE_ARENA);
+    announce(far.addr().get());
+    free(far, SMALL);
+  }
+}
+
+fault_test! {
+  fn free_into_the_arena_header()
+    -> "free of a pointer that is not the start of a block"
+  {
+    let block = allocate(SMALL);
+    let header = in_same_arena(block, INTERIOR_OFFSET);
+    announce(header.addr().get());
+    free(header, SMALL);
+  }
+}

@@ -36,8 +36,8 @@ use crate::class::{
   size_steps_of,
 };
 use crate::config::{
-  ARENA_SIZE, LARGE_ALIGN_MAX, LARGE_MAX_SEGMENTS, MIN_ALIGN, SEGMENT_SIZE,
-  SMALL_MAX,
+  ARENA_MASK, ARENA_SIZE, LARGE_ALIGN_MAX, LARGE_MAX_SEGMENTS, MIN_ALIGN,
+  SEGMENT_SIZE, SMALL_MAX,
 };
 use crate::error::AllocError;
 use crate::fault::Fault;
@@ -45,9 +45,9 @@ use crate::manager::{
   block_offset, claim_span, grow_span, init, map_huge, mapper, page_size,
   release_span, unmap_huge,
 };
-use crate::segment::{Kind, Segment, header_of_raw, segment_of};
+use crate::segment::{Kind, Segment, header_at, header_of_raw, segment_of};
 use crate::stats::{ClassCounters, Counter, GLOBAL, StatsBuilder, add};
-use crate::sync::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use crate::sync::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 /// The segments of one class in a heap.
 struct Queue {
@@ -86,6 +86,12 @@ impl ClassSlot {
 
 /// A thread's heap.
 pub struct Heap {
+  /// The start of the arena this heap last claimed a segment in, or
+  /// [`NO_ARENA`]: a pointer in it is in memory of ours for sure (arenas are
+  /// never unmapped), so the fast free skips the ownership map for it.
+  /// Written by the owner (and, for the unowned heap, by whoever claims a
+  /// segment first).
+  home_arena: AtomicUsize,
   /// The segment to allocate from for each `MIN_ALIGN` step of the request
   /// size (the head of its class's partial list, or `None`), so the fast
   /// path goes from the size to a segment in one load, without the class
@@ -138,8 +144,13 @@ const CACHE_LINE_BYTES: usize = 64;
 /// so its fast paths always fall through to the slow ones, which give the
 /// thread a heap of its own. A thread-local heap pointer starts here
 /// rather than at null, which spares the fast paths a null test. Never
-/// written: only [`Heap::acquire`]d heaps are.
+/// written but for its home arena (an atomic): only [`Heap::acquire`]d
+/// heaps hold segments.
 pub static UNOWNED_HEAP: Heap = Heap::new();
+
+/// `Heap::home_arena` before the heap has claimed a segment: not a
+/// multiple of the arena size, so no masked address ever equals it.
+const NO_ARENA: usize = usize::MAX;
 
 /// Heaps whose threads have exited, waiting for adoption.
 static POOL: Mutex<List<Heap>> = Mutex::new(List::new());
@@ -159,6 +170,7 @@ unsafe fn seg<'seg>(segment: NonNull<Segment>) -> &'seg Segment {
 impl Heap {
   const fn new() -> Self {
     Self {
+      home_arena: AtomicUsize::new(NO_ARENA),
       direct: [const { Cell::new(None) }; SIZE_STEPS],
       classes: [const { ClassSlot::new() }; CLASS_COUNT],
       cross_frees: AtomicU64::new(0),
@@ -534,6 +546,13 @@ impl Heap {
     index: usize,
   ) -> Result<&'seg Segment, AllocError> {
     let span = claim_span(1, Placement::ANY)?;
+    let arena = span.start.addr().get() & !ARENA_MASK;
+    self.home_arena.store(arena, Ordering::Relaxed);
+    // Threads without a heap of their own (those that only free) get a
+    // home arena too: any arena of ours will do.
+    if UNOWNED_HEAP.home_arena.load(Ordering::Relaxed) == NO_ARENA {
+      UNOWNED_HEAP.home_arena.store(arena, Ordering::Relaxed);
+    }
     // SAFETY: the span is a fresh segment nobody else knows of.
     let segment = unsafe {
       Segment::init_small(
@@ -731,12 +750,18 @@ impl Heap {
   /// As [`Heap::free`], null allowed.
   #[inline]
   pub unsafe fn free_raw(heap: &Heap, pointer: *mut u8) {
-    // SAFETY: forwarded from the caller.
-    let header = match unsafe { header_of_raw(pointer) } {
-      Ok(header) => header,
-      Err(fault) => return refuse(fault, pointer),
+    let header = if heap.is_home(pointer) {
+      // SAFETY: the home arena is ours.
+      unsafe { header_at(pointer) }
+    } else {
+      // SAFETY: forwarded from the caller.
+      match unsafe { header_of_raw(pointer) } {
+        Ok(header) => header,
+        Err(fault) => return refuse(fault, pointer),
+      }
     };
-    // SAFETY: null is never ours, so `header_of_raw` refused it.
+    // SAFETY: null is never ours (nor in the home arena: it wraps to the
+    // top of the address space), so it was refused above.
     let pointer = unsafe { NonNull::new_unchecked(pointer) };
     // Only live small segments on a partial list name a heap there, so
     // finding ours picks the fast path without the cookie check (see
@@ -748,6 +773,16 @@ impl Heap {
     }
     // SAFETY: forwarded from the caller.
     unsafe { Self::free_slow(heap, header, pointer) }
+  }
+
+  /// Whether `pointer` lies in this heap's home arena: memory of ours for
+  /// sure (arenas are never unmapped), so its header place can be read
+  /// without the ownership map. Never for null (it wraps to the top of the
+  /// address space).
+  #[inline]
+  fn is_home(&self, pointer: *mut u8) -> bool {
+    let last = pointer.addr().wrapping_sub(1);
+    last & !ARENA_MASK == self.home_arena.load(Ordering::Relaxed)
   }
 
   /// [`Heap::free`] beyond the fast path, with every check.

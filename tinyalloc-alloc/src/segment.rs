@@ -263,15 +263,27 @@ pub(crate) unsafe fn header_of_raw<'seg>(
 ) -> Result<&'seg Segment, Fault> {
   // Null wraps to the top of the address space, which is never ours, so
   // the one test refuses it too.
-  let last = pointer.addr().wrapping_sub(1);
-  if !owns(last) {
+  if !owns(pointer.addr().wrapping_sub(1)) {
     return Err(Fault::Foreign);
   }
+  // SAFETY: `owns` says the granule is ours.
+  Ok(unsafe { header_at(pointer) })
+}
+
+/// The header place of the segment `pointer` belongs to (found from
+/// `pointer - 1`), not checked to be live.
+///
+/// # Safety
+/// `pointer - 1` lies in a granule of ours (an arena or a huge mapping,
+/// mapped in whole granules), so the header place is mapped.
+#[inline]
+pub(crate) unsafe fn header_at<'seg>(pointer: *mut u8) -> &'seg Segment {
+  let last = pointer.addr().wrapping_sub(1);
   let start = pointer.with_addr(last & !SEGMENT_MASK);
-  // SAFETY: `owns` says the whole granule is mapped by us, and a segment
+  // SAFETY: the caller says the granule is mapped by us, and a segment
   // start in it is aligned for a header; all its fields are atomics or
   // plain integers and pointers, so any bytes read are a valid value.
-  Ok(unsafe { &*start.cast::<Segment>() })
+  unsafe { &*start.cast::<Segment>() }
 }
 
 /// [`header_of_raw`] for a pointer known not to be null.
