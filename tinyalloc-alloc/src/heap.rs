@@ -191,14 +191,18 @@ impl Heap {
   /// A heap for the calling thread: an abandoned one if any, else a new one.
   pub fn acquire() -> Result<NonNull<Heap>, AllocError> {
     init();
-    let adopted = POOL.lock().pop_front();
-    match adopted {
+    let mut pool = POOL.lock();
+    match pool.pop_front() {
       Some(heap) => {
+        drop(pool);
         // SAFETY: heaps in the pool are live for the rest of the process.
         unsafe { heap.as_ref() }.adopt();
         Ok(heap)
       }
-      None => Self::create(),
+      None => {
+        drop(pool);
+        Self::create()
+      }
     }
   }
 
@@ -218,7 +222,12 @@ impl Heap {
     let heap = region.cast::<Heap>();
     // SAFETY: a fresh mapping, page-aligned and large enough.
     unsafe { heap.write(Heap::new()) };
+    // Registered under the pool lock, which `fork` takes first: a heap is
+    // then either in the registry before the fork locks every heap, or
+    // registered (and used) only after the fork, never in between.
+    let pool = POOL.lock();
     register(heap);
+    drop(pool);
     GLOBAL.add(Counter::Heaps, 1);
     Ok(heap)
   }
@@ -712,7 +721,9 @@ impl Heap {
       cursor = unsafe { queue.full.next_of(pointer) };
       // SAFETY: queued in the caller's heap.
       let segment = unsafe { seg(pointer) };
-      if segment.has_thread_free() {
+      // In the single total order with the remote free's push and its
+      // look at `abandoned` (see `free_remote`).
+      if segment.has_thread_free_seq_cst() {
         // SAFETY: on this queue's full list.
         unsafe { Self::move_to_partial(queue, segment) };
       }
@@ -1033,7 +1044,10 @@ fn tend_abandoned(owner: &Heap, segment: &Segment) {
   owner.lock();
   // Another temporary owner may have retired the segment meanwhile; its
   // header stays mapped, and then names no live small segment of `owner`.
-  let still_ours = owner.abandoned.load(Ordering::Relaxed)
+  // Acquire: pairs with the abandoning thread's store, so what it did as
+  // the heap's owner is visible here (the lock alone may not say so: it
+  // can have been taken last by an earlier adopter).
+  let still_ours = owner.abandoned.load(Ordering::Acquire)
     && segment.check_live() == Ok(Kind::Small)
     && ptr::eq(segment.heap(), owner);
   if still_ours {

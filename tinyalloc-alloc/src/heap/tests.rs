@@ -4,6 +4,7 @@ use std::boxed::Box;
 use std::collections::BTreeMap;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
 use std::vec::Vec;
 
 use core::slice;
@@ -547,4 +548,30 @@ fn a_remote_free_racing_the_abandon_does_not_pin_the_segment() {
   let left = queue.partial.len() + queue.full.len();
   heap.unlock();
   assert_eq!(left, 0, "every block is free, so the segment went back");
+}
+
+/// How long the fork test lets a thread try to get a heap.
+const FORK_WINDOW: Duration = Duration::from_millis(50);
+
+/// While `fork`'s prepare handler holds the heap locks, no heap can be made
+/// or adopted (so none escapes the locking and the unlocking after it).
+/// This checks the window as a whole; the race a reviewer found (a thread
+/// that saw the pool empty just before the fork, then made a heap inside
+/// the window) is closed by registering heaps under the pool lock, which
+/// this test cannot pause a thread in the middle of.
+#[test]
+fn no_heap_is_made_or_adopted_while_fork_holds_the_locks() {
+  init();
+  lock_for_fork();
+  let acquirer = thread::spawn(|| {
+    let heap = Heap::acquire().expect("a heap");
+    // SAFETY: this thread owns the heap it acquired.
+    unsafe { Heap::abandon(heap) };
+  });
+  thread::sleep(FORK_WINDOW);
+  let waited = !acquirer.is_finished();
+  // SAFETY: lock_for_fork ran in this thread.
+  unsafe { unlock_after_fork() };
+  acquirer.join().expect("the acquirer ends");
+  assert!(waited, "a heap was acquired inside the fork window");
 }
