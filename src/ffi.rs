@@ -38,8 +38,8 @@ use tinyalloc_alloc::{Heap, MIN_ALIGN};
 use tinyalloc_sys::{Mapper, PosixMapper};
 
 use crate::report::print_stats;
-use crate::thread::{fast_heap, heap};
-use crate::{allocate, collect, deallocate, deallocate_raw, stats};
+use crate::thread::heap;
+use crate::{allocate, allocate_fast, collect, deallocate, stats};
 use failure::{Failure, into_c, into_status};
 
 /// The C result of a call that gives memory back.
@@ -117,9 +117,7 @@ unsafe fn resize(
 /// Callable from C at any time; the block is the caller's until freed.
 #[unsafe(no_mangle)]
 unsafe extern "C" fn malloc(size: size_t) -> CPointer {
-  // SAFETY: the thread-local heap is owned by this thread (or is the
-  // unowned heap, which has no block to give).
-  match unsafe { fast_heap().try_malloc(size) } {
+  match allocate_fast(size, MIN_ALIGN) {
     Some(block) => block.as_ptr().cast(),
     None => malloc_slow(size),
   }
@@ -141,7 +139,7 @@ fn malloc_slow(size: size_t) -> CPointer {
 #[unsafe(no_mangle)]
 unsafe extern "C" fn free(pointer: CPointer) {
   // SAFETY: the caller gives the block up (null does nothing).
-  unsafe { deallocate_raw(pointer.cast::<u8>()) };
+  unsafe { deallocate(pointer.cast::<u8>()) };
 }
 
 /// `calloc(3)`: `count * size` zeroed bytes; an overflowing product fails
@@ -168,7 +166,7 @@ unsafe extern "C" fn realloc(pointer: CPointer, size: size_t) -> CPointer {
   };
   if size == 0 {
     // SAFETY: the caller gives the block up.
-    unsafe { deallocate(block) };
+    unsafe { deallocate(block.as_ptr()) };
     return ptr::null_mut();
   }
   // SAFETY: forwarded from the caller.

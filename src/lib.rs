@@ -42,14 +42,22 @@ pub fn collect() {
 /// Allocates `size` bytes aligned to `align` (a power of two).
 #[inline]
 fn allocate(size: usize, align: usize) -> Result<NonNull<u8>, AllocError> {
-  if align <= MIN_ALIGN {
-    // SAFETY: the thread-local heap is owned by this thread (or is the
-    // unowned heap, which has no block to give).
-    if let Some(block) = unsafe { fast_heap().try_malloc(size) } {
-      return Ok(block);
-    }
+  match allocate_fast(size, align) {
+    Some(block) => Ok(block),
+    None => allocate_slow(size, align),
   }
-  allocate_slow(size, align)
+}
+
+/// The fast path of [`allocate`]: a small block of the calling thread's
+/// heap, if it has one at hand. No call, no atomic, no lock.
+#[inline]
+fn allocate_fast(size: usize, align: usize) -> Option<NonNull<u8>> {
+  if align > MIN_ALIGN {
+    return None;
+  }
+  // SAFETY: the thread-local heap is owned by this thread (or is the
+  // unowned heap, which has no block to give).
+  unsafe { fast_heap().try_malloc(size) }
 }
 
 /// [`allocate`] beyond the fast path: first allocation of the thread,
@@ -67,15 +75,15 @@ fn allocate_slow(size: usize, align: usize) -> Result<NonNull<u8>, AllocError> {
   }
 }
 
-/// Frees a block from any thread.
+/// Frees a block from any thread; null does nothing.
 ///
 /// # Safety
-/// `pointer` is not used again; one not from us stops the process.
+/// `pointer` is null or not used again; one not from us stops the process.
 #[inline]
-unsafe fn deallocate(pointer: NonNull<u8>) {
+unsafe fn deallocate(pointer: *mut u8) {
   // SAFETY: the thread-local heap is owned by this thread (or is the
   // unowned heap); the pointer is the caller's to give up.
-  unsafe { Heap::free(fast_heap(), pointer) };
+  unsafe { Heap::free_raw(fast_heap(), pointer) };
 }
 
 /// [`GlobalAlloc::alloc`] beyond the fast path; a tail call, so the fast
@@ -84,18 +92,6 @@ unsafe fn deallocate(pointer: NonNull<u8>) {
 #[inline(never)]
 fn alloc_slow(size: usize, align: usize) -> *mut u8 {
   or_null(allocate_slow(size, align))
-}
-
-/// Frees a block, or nothing for null, from any thread.
-///
-/// # Safety
-/// `pointer` is null or not used again; one not from us stops the process.
-#[cfg(feature = "ffi")]
-#[inline]
-unsafe fn deallocate_raw(pointer: *mut u8) {
-  // SAFETY: the thread-local heap is owned by this thread (or is the
-  // unowned heap); the pointer is the caller's to give up.
-  unsafe { Heap::free_raw(fast_heap(), pointer) };
 }
 
 /// The null pointer an allocation failure returns.
@@ -108,22 +104,16 @@ fn or_null(result: Result<NonNull<u8>, AllocError>) -> *mut u8 {
 unsafe impl GlobalAlloc for TinyAlloc {
   #[inline]
   unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-    if layout.align() <= MIN_ALIGN {
-      // SAFETY: the thread-local heap is owned by this thread (or is the
-      // unowned heap, which has no block to give).
-      if let Some(block) = unsafe { fast_heap().try_malloc(layout.size()) } {
-        return block.as_ptr();
-      }
+    match allocate_fast(layout.size(), layout.align()) {
+      Some(block) => block.as_ptr(),
+      None => alloc_slow(layout.size(), layout.align()),
     }
-    alloc_slow(layout.size(), layout.align())
   }
 
   #[inline]
   unsafe fn dealloc(&self, pointer: *mut u8, _layout: Layout) {
-    if let Some(pointer) = NonNull::new(pointer) {
-      // SAFETY: the caller gives the block up.
-      unsafe { deallocate(pointer) };
-    }
+    // SAFETY: the caller gives the block up.
+    unsafe { deallocate(pointer) };
   }
 
   unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {

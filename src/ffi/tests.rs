@@ -46,7 +46,7 @@ unsafe fn bytes<'block>(block: NonNull<u8>, len: usize) -> &'block [u8] {
 
 fn release(block: NonNull<u8>) {
   // SAFETY: the tests give up blocks they allocated, once.
-  unsafe { deallocate(block) };
+  unsafe { deallocate(block.as_ptr()) };
 }
 
 #[test]
