@@ -492,7 +492,7 @@ impl Heap {
     let pushed = unsafe { queue.full.push(pointer) };
     debug_assert!(pushed.is_ok(), "an unlinked segment links");
     // A remote free that missed the flag left its block for us to see.
-    if segment.has_thread_free_seq_cst() {
+    if segment.has_thread_free() {
       // SAFETY: on the full list of this queue.
       unsafe { Self::move_to_partial(queue, segment) };
     }
@@ -527,20 +527,34 @@ impl Heap {
     for index in 0..CLASS_COUNT {
       // SAFETY: forwarded from the caller.
       let queue = unsafe { self.queue(index) };
-      let mut cursor = queue.full.head();
-      while let Some(pointer) = cursor {
-        // SAFETY: queued in our heap.
-        let segment = unsafe { seg(pointer) };
-        // SAFETY: the segment is on this full list.
-        cursor = unsafe { queue.full.next_of(pointer) };
-        if segment.has_thread_free() {
-          // SAFETY: on this queue's full list.
-          unsafe { Self::move_to_partial(queue, segment) };
-          moved = true;
-        }
-      }
+      // SAFETY: the queue is one of this heap's, which the caller owns.
+      moved |= unsafe { Self::revive_queue(queue) };
       // SAFETY: forwarded from the caller.
       unsafe { self.set_direct(index, queue.partial.head()) };
+    }
+    moved
+  }
+
+  /// Moves the full segments of `queue` that other threads have freed
+  /// into back to its partial list; returns whether any moved.
+  ///
+  /// # Safety
+  /// The caller owns the heap the queue belongs to.
+  unsafe fn revive_queue(queue: &mut Queue) -> bool {
+    let mut moved = false;
+    let mut cursor = queue.full.head();
+    while let Some(pointer) = cursor {
+      // SAFETY: the segment is on this full list.
+      cursor = unsafe { queue.full.next_of(pointer) };
+      // SAFETY: queued in the caller's heap.
+      let segment = unsafe { seg(pointer) };
+      // In the single total order with the remote free's push and its
+      // look at `abandoned` (see `free_remote`).
+      if segment.has_thread_free() {
+        // SAFETY: on this queue's full list.
+        unsafe { Self::move_to_partial(queue, segment) };
+        moved = true;
+      }
     }
     moved
   }
@@ -666,17 +680,11 @@ impl Heap {
     for index in 0..CLASS_COUNT {
       // SAFETY: forwarded from the caller.
       let queue = unsafe { self.queue(index) };
-      let mut cursor = queue.full.head();
-      while let Some(pointer) = cursor {
-        // SAFETY: the segment is on this full list.
-        cursor = unsafe { queue.full.next_of(pointer) };
+      // SAFETY: forwarded from the caller.
+      unsafe { Self::revive_queue(queue) };
+      for pointer in queue.full.iter() {
         // SAFETY: queued in our heap.
-        let segment = unsafe { seg(pointer) };
-        if segment.has_thread_free() {
-          // SAFETY: on this queue's full list.
-          unsafe { Self::move_to_partial(queue, segment) };
-        }
-        segment.flush_counts();
+        unsafe { seg(pointer) }.flush_counts();
       }
       for pointer in queue.partial.iter() {
         // SAFETY: queued in our heap.
@@ -715,19 +723,8 @@ impl Heap {
   /// # Safety
   /// The caller owns the heap the queue belongs to.
   unsafe fn collect_queue(&self, queue: &mut Queue) {
-    let mut cursor = queue.full.head();
-    while let Some(pointer) = cursor {
-      // SAFETY: the segment is on this full list.
-      cursor = unsafe { queue.full.next_of(pointer) };
-      // SAFETY: queued in the caller's heap.
-      let segment = unsafe { seg(pointer) };
-      // In the single total order with the remote free's push and its
-      // look at `abandoned` (see `free_remote`).
-      if segment.has_thread_free_seq_cst() {
-        // SAFETY: on this queue's full list.
-        unsafe { Self::move_to_partial(queue, segment) };
-      }
-    }
+    // SAFETY: forwarded from the caller.
+    unsafe { Self::revive_queue(queue) };
     let mut cursor = queue.partial.head();
     while let Some(pointer) = cursor {
       // SAFETY: the segment is on this partial list.

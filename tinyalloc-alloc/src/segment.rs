@@ -771,15 +771,11 @@ impl Segment {
     self.in_full.load(Ordering::SeqCst)
   }
 
-  /// The owner's side of [`Segment::is_full_seq_cst`].
-  pub(crate) fn has_thread_free_seq_cst(&self) -> bool {
-    !self.remote.thread_free.load(Ordering::SeqCst).is_null()
-  }
-
-  /// Whether other threads have freed blocks not yet collected.
-  #[inline]
+  /// Whether other threads have freed blocks not yet collected: the
+  /// owner's side of [`Segment::is_full_seq_cst`], in the same total order
+  /// (slow paths only).
   pub(crate) fn has_thread_free(&self) -> bool {
-    !self.remote.thread_free.load(Ordering::Relaxed).is_null()
+    !self.remote.thread_free.load(Ordering::SeqCst).is_null()
   }
 
   /// Moves the blocks other threads freed to the owner's free list and
