@@ -1,11 +1,11 @@
 //! Segments: a header at the segment-aligned start, then blocks.
 //!
 //! A *small* segment holds blocks of one class. Its header keeps the owner's
-//! free list, a count of blocks not on that list (`used`), how many blocks
-//! have been carved from the untouched tail (`carved`), and a list of
-//! blocks freed by other threads (`thread_free`, on its own cache line). A
-//! block is on exactly one of: the free list, the thread-free list, the
-//! untouched tail, or in the program's hands.
+//! free list, a count of blocks not on that list (`used`), how many bytes
+//! of blocks have been carved from the untouched tail (`carved_owned`), and
+//! a list of blocks freed by other threads (`thread_free`, on its own cache
+//! line). A block is on exactly one of: the free list, the thread-free
+//! list, the untouched tail, or in the program's hands.
 //!
 //! A carved block that is not in the program's hands carries the segment's
 //! cookie in its second word (its *free tag*); `malloc` clears it. So a
@@ -180,7 +180,7 @@ pub(crate) struct Segment {
   /// lives, like `divisor` and `frees`: written with the header, before
   /// any other thread can know of it).
   area: usize,
-  /// Bytes carved from the block area (`carved` blocks), the owner's copy:
+  /// Bytes carved from the block area (whole blocks), the owner's copy:
   /// a plain field its fast path reads as part of a compare.
   carved_owned: Cell<usize>,
   /// `u64::MAX / size + 1` for the block size: an offset below the carved
@@ -204,8 +204,6 @@ pub(crate) struct Segment {
   flushed_used: Cell<u32>,
   /// The owning heap of a small segment.
   heap: AtomicPtr<Heap>,
-  /// Blocks taken from the untouched tail so far.
-  carved: Cell<u32>,
   /// Link in the heap's queue of this class.
   link: UnsafeCell<Link<Segment>>,
   /// Segments of a large span, or bytes of a huge mapping.
@@ -382,7 +380,6 @@ impl Segment {
       free: Cell::new(None),
       tally: Cell::new(0),
       flushed_used: Cell::new(0),
-      carved: Cell::new(0),
       area: fixed.area,
       carved_owned: Cell::new(0),
       carved_bytes: AtomicUsize::new(0),
@@ -792,7 +789,7 @@ impl Segment {
     };
     // One walk counts the blocks and finds the tail; the list, already
     // linked and tagged, is then spliced onto the free list whole.
-    let carved = self.carved.get();
+    let carved = self.carved() as u32;
     let mut count = 0;
     let mut tail = head;
     let mut cursor = Some(head);
@@ -822,17 +819,17 @@ impl Segment {
   #[cfg(any(test, debug_assertions))]
   pub(crate) fn check_invariants(&self) {
     let class = self.class();
-    let carved = self.carved.get() as usize;
+    let carved = self.carved();
     assert!(carved <= class.blocks(), "carved within the segment");
     assert_eq!(
-      self.carved_bytes.load(Ordering::Relaxed),
-      carved * class.size(),
-      "carved bytes follow the carved count"
+      self.carved_owned.get() % class.size(),
+      0,
+      "whole blocks are carved"
     );
     assert_eq!(
+      self.carved_bytes.load(Ordering::Relaxed),
       self.carved_owned.get(),
-      carved * class.size(),
-      "the owner's copy of the carved bytes follows the carved count"
+      "the shared copy of the carved bytes follows the owner's"
     );
     let mut free = 0;
     let mut cursor = self.free.get();
@@ -860,7 +857,7 @@ impl Segment {
   #[cfg(test)]
   pub(crate) fn untagged_blocks(&self) -> usize {
     let class = self.class();
-    (0..self.carved.get() as usize)
+    (0..self.carved())
       .filter(|&index| !self.is_tagged(self.block_at(class, index).cast()))
       .count()
   }
@@ -870,7 +867,7 @@ impl Segment {
   /// carved.
   pub(crate) fn extend(&self, budget: usize) -> bool {
     let class = self.class();
-    let carved = self.carved.get() as usize;
+    let carved = self.carved();
     let remaining = class.blocks() - carved;
     if remaining == 0 {
       return false;
@@ -888,12 +885,16 @@ impl Segment {
     }
     self.free.set(head);
     let carved = carved + count;
-    self.carved.set(carved as u32);
     self.carved_owned.set(carved * class.size());
     self
       .carved_bytes
       .store(carved * class.size(), Ordering::Relaxed);
     true
+  }
+
+  /// Blocks taken from the untouched tail so far (owner only).
+  fn carved(&self) -> usize {
+    self.carved_owned.get() / self.class().size()
   }
 
   /// Whether the owner's free list has a block.
