@@ -76,8 +76,10 @@ struct State {
   /// within a purge delay keeps its pages, so a program that reuses its
   /// memory at a steady pace does not fault it back in after every purge.
   aged: [u64; ARENA_WORDS],
-  /// When the purge check is next due (ns after this one), or 0 for none.
-  dirty_since: u64,
+  /// When the delay before the next purge check started (ns): the first
+  /// release into a clean arena, or the last check that left segments
+  /// dirty; 0 when nothing is dirty.
+  delay_start: u64,
   /// Segments in use, the header's included.
   in_use: usize,
 }
@@ -144,8 +146,8 @@ impl State {
     let dirtied = bits(&mut self.dirty).set_range(index, count);
     debug_assert!(cleared.is_ok() && dirtied.is_ok(), "run inside the arena");
     self.in_use -= count;
-    if self.dirty_since == 0 {
-      self.dirty_since = now.max(1);
+    if self.delay_start == 0 {
+      self.delay_start = now.max(1);
     }
   }
 
@@ -172,7 +174,7 @@ impl Arena {
         used,
         dirty: [0; ARENA_WORDS],
         aged: [0; ARENA_WORDS],
-        dirty_since: 0,
+        delay_start: 0,
         in_use: HEADER_SEGMENTS,
       }),
     };
@@ -268,10 +270,10 @@ impl Arena {
   /// Purges dirty segments if the oldest has waited the purge delay, or
   /// if `force`; otherwise tells the manager when they will be due.
   fn purge_if_due(&self, state: &mut State, now: u64, force: bool) {
-    if state.dirty_since == 0 {
+    if state.delay_start == 0 {
       return;
     }
-    let deadline = state.dirty_since.saturating_add(purge_delay());
+    let deadline = state.delay_start.saturating_add(purge_delay());
     if force {
       state.aged = state.dirty;
     } else if now < deadline {
@@ -283,7 +285,7 @@ impl Arena {
     // the next one if it has not been claimed by then.
     state.aged = state.dirty;
     if state.dirty.iter().any(|&word| word != 0) {
-      state.dirty_since = now.max(1);
+      state.delay_start = now.max(1);
       note_purge_deadline(now.saturating_add(purge_delay()));
     }
   }
@@ -300,7 +302,7 @@ impl Arena {
   /// Purges every dirty segment now, if anything is dirty.
   pub(crate) fn purge_now(&self) {
     let mut state = self.lock();
-    if state.dirty_since != 0 {
+    if state.delay_start != 0 {
       state.aged = state.dirty;
       self.purge(&mut state);
     }
@@ -331,7 +333,7 @@ impl Arena {
       }
       from = end;
     }
-    state.dirty_since = 0;
+    state.delay_start = 0;
   }
 
   /// Segments in use, the header's included (for tests and stats).

@@ -120,10 +120,13 @@ fn counts_are_exact_once_flushed_remote_frees_included() {
   const BLOCKS: usize = 3000;
   const LOCAL: usize = 1200;
   const REMOTE: usize = 900;
+  // Sizes cycle from the smallest over this many bytes: many classes.
+  const SMALLEST: usize = 8;
+  const SIZE_SPAN: usize = 700;
   with_heap(|heap| {
     let before = totals(heap);
     let blocks: Vec<NonNull<u8>> = (0..BLOCKS)
-      .map(|index| alloc(heap, 8 + index % 700))
+      .map(|index| alloc(heap, SMALLEST + index % SIZE_SPAN))
       .collect();
     for &block in &blocks[..LOCAL] {
       free(heap, block);
