@@ -14,7 +14,7 @@ use core::ffi::{CStr, c_void};
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use tinyalloc_alloc::{now_nanos, purge_pending};
-use tinyalloc_sys::{MapError, env_var, sleep_nanos, spawn_detached};
+use tinyalloc_sys::{MapError, env_flag, sleep_nanos, spawn_detached};
 
 /// Environment variable that starts the purge thread at load time.
 const PURGE_THREAD_VARIABLE: &CStr = c"TINYALLOC_PURGE_THREAD";
@@ -70,9 +70,7 @@ extern "C" fn run(_: *mut c_void) -> *mut c_void {
 /// for it (anything but empty or `0`). A failure to start is ignored: the
 /// allocator works without the thread.
 extern "C" fn start_if_asked() {
-  let wanted = env_var(PURGE_THREAD_VARIABLE)
-    .is_some_and(|value| !value.is_empty() && value != c"0");
-  if wanted {
+  if env_flag(PURGE_THREAD_VARIABLE) {
     let _ = start_purge_thread();
   }
 }

@@ -22,7 +22,7 @@ use crate::purger;
 use crate::report::print_stats;
 use crate::stats;
 use tinyalloc_sys::{
-  MapError, ThreadExitKey, at_exit, env_var, register_fork_handlers,
+  MapError, ThreadExitKey, at_exit, env_flag, register_fork_handlers,
 };
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
@@ -111,9 +111,7 @@ fn register_stats_at_exit() {
 /// The exit hook: the counters, one per line, on stderr, when
 /// `TINYALLOC_SHOW_STATS` is set to anything but `0`.
 fn print_stats_if_asked() {
-  let wanted = env_var(SHOW_STATS_VARIABLE)
-    .is_some_and(|value| !value.is_empty() && value != c"0");
-  if wanted {
+  if env_flag(SHOW_STATS_VARIABLE) {
     print_stats(&stats());
   }
 }

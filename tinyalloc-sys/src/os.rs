@@ -93,6 +93,13 @@ pub fn env_var(name: &CStr) -> Option<&'static CStr> {
   Some(unsafe { CStr::from_ptr(value.as_ptr()) })
 }
 
+/// Whether the environment variable `name` is set to switch something on:
+/// to anything but the empty string or `0`.
+#[must_use]
+pub fn env_flag(name: &CStr) -> bool {
+  env_var(name).is_some_and(|value| !value.is_empty() && value != c"0")
+}
+
 /// 64 random bits from `getrandom(GRND_NONBLOCK)`; if the kernel cannot
 /// give them (too early in boot, or seccomp), a mix of the monotonic clock,
 /// a stack address, the process id and a global counter.

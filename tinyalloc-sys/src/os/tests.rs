@@ -11,8 +11,8 @@ use std::{collections::BTreeSet, env, thread};
 use libc::{EEXIST, SIGABRT, c_int, exit as exit_process};
 
 use super::{
-  ThreadExitKey, at_exit, env_var, fallback_random, fatal, monotonic_nanos,
-  random_u64, register_fork_handlers,
+  ThreadExitKey, at_exit, env_flag, env_var, fallback_random, fatal,
+  monotonic_nanos, random_u64, register_fork_handlers,
   stderr::{format_fatal_line, format_hex},
   write_stderr,
 };
@@ -104,6 +104,12 @@ fn env_var_reads_path_and_misses_an_unset_name() {
   let found = env_var(c"PATH").expect("PATH is set");
   assert_eq!(found.to_bytes(), path.as_encoded_bytes());
   assert_eq!(env_var(c"TINYALLOC_SYS_TEST_NEVER_SET"), None);
+}
+
+#[test]
+fn env_flag_is_on_for_a_set_value_and_off_when_unset() {
+  assert!(env_flag(c"PATH"), "PATH is set, not empty and not 0");
+  assert!(!env_flag(c"TINYALLOC_SYS_TEST_NEVER_SET"));
 }
 
 /// How often [`count_exit`] ran.
