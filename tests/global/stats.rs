@@ -1,6 +1,7 @@
 //! The counters of `tinyalloc::stats()` move by exactly what a quiet
-//! single-threaded burst does (in a child process, so no other test
-//! allocates meanwhile).
+//! single-threaded burst does, and the purge thread brings committed bytes
+//! down while the program only sleeps (each in a child process, so no
+//! other test allocates meanwhile).
 
 use std::alloc::{Layout, alloc, dealloc};
 use std::ptr::NonNull;
