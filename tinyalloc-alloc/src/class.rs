@@ -32,6 +32,17 @@ pub(crate) const CLASS_COUNT: usize = CLASS_STEPS + DOUBLINGS * CLASS_STEPS;
 /// request size, zero included.
 pub(crate) const SIZE_STEPS: usize = (SMALL_MAX >> MIN_ALIGN_SHIFT) + 1;
 
+/// Request sizes up to this find their segment by their exact size, one
+/// table slot per byte, which spares the fast path rounding the size to a
+/// step. Beyond it classes are wide enough that a slot per byte would make
+/// each update of a class's slots long; there the table has a slot per
+/// `MIN_ALIGN` step. This bound keeps a class's exact slots to at most
+/// `EXACT_MAX >> CLASS_STEPS_SHIFT` (class sizes grow by that much per
+/// step below it).
+pub(crate) const EXACT_MAX: usize = SMALL_MAX >> CLASS_STEPS_SHIFT;
+/// Entries of the exact-size table: sizes 0 to [`EXACT_MAX`].
+pub(crate) const EXACT_SIZES: usize = EXACT_MAX + 1;
+
 /// One small size class and the layout of its segments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Class {
@@ -131,11 +142,6 @@ static LOOKUP: [u8; SIZE_STEPS] = make_lookup();
 
 const _: () = assert!(size_of_class(CLASS_COUNT - 1) == SMALL_MAX);
 const _: () = assert!(CLASS_COUNT <= u8::MAX as usize);
-const _: () = assert!(
-  SEGMENT_SIZE as u64 <= u32::MAX as u64,
-  "the divisibility test of a segment offset needs offsets below 2^32"
-);
-
 /// The `MIN_ALIGN` step of a small request size: its index in the
 /// size-to-class table. `size` must be at most [`SMALL_MAX`].
 #[inline]
@@ -150,11 +156,46 @@ pub(crate) fn class_of(size: usize) -> usize {
   LOOKUP[size_step(size)] as usize
 }
 
+/// The first size step each class serves, and one past the last class's:
+/// class `index` serves steps `FIRST_STEPS[index]..FIRST_STEPS[index + 1]`.
+/// A table, because heaps ask on every change of a class's direct slots.
+static FIRST_STEPS: [u16; CLASS_COUNT + 1] = make_first_steps();
+
+const fn make_first_steps() -> [u16; CLASS_COUNT + 1] {
+  let lookup = make_lookup();
+  let mut table = [0u16; CLASS_COUNT + 1];
+  let mut step = 0;
+  while step < SIZE_STEPS {
+    // Classes serve contiguous runs of steps, in order: a step's class is
+    // at most one more than the previous step's.
+    let class = lookup[step] as usize;
+    if step == 0 || lookup[step - 1] as usize != class {
+      table[class] = step as u16;
+    }
+    step += 1;
+  }
+  table[CLASS_COUNT] = SIZE_STEPS as u16;
+  table
+}
+
+const _: () = assert!(SIZE_STEPS <= u16::MAX as usize);
+
 /// The size steps class `index` serves: a contiguous run of the table.
 pub(crate) fn size_steps_of(index: usize) -> Range<usize> {
-  let first = LOOKUP.partition_point(|&class| (class as usize) < index);
-  let end = LOOKUP.partition_point(|&class| (class as usize) <= index);
-  first..end
+  FIRST_STEPS[index] as usize..FIRST_STEPS[index + 1] as usize
+}
+
+/// The exact sizes up to [`EXACT_MAX`] class `index` serves: those whose
+/// size steps are its own (step `s` holds the sizes above
+/// `(s - 1) * MIN_ALIGN` up to `s * MIN_ALIGN`, step 0 the size 0).
+pub(crate) fn exact_sizes_of(index: usize) -> Range<usize> {
+  let steps = size_steps_of(index);
+  let first = match steps.start {
+    0 => 0,
+    step => ((step - 1) << MIN_ALIGN_SHIFT) + 1,
+  };
+  let end = ((steps.end - 1) << MIN_ALIGN_SHIFT) + 1;
+  first.min(EXACT_SIZES)..end.min(EXACT_SIZES)
 }
 
 /// The class for `size` bytes aligned to `align`, if a small class serves it.

@@ -32,8 +32,8 @@ use tinyalloc_sys::Mapper;
 
 use crate::arena::Placement;
 use crate::class::{
-  CLASS_COUNT, SIZE_STEPS, class, class_of, class_of_aligned, size_step,
-  size_steps_of,
+  CLASS_COUNT, EXACT_MAX, EXACT_SIZES, SIZE_STEPS, class, class_of,
+  class_of_aligned, exact_sizes_of, size_step, size_steps_of,
 };
 use crate::config::{
   ARENA_MASK, ARENA_SIZE, LARGE_ALIGN_MAX, LARGE_MAX_SEGMENTS, MIN_ALIGN,
@@ -45,7 +45,9 @@ use crate::manager::{
   block_offset, claim_span, grow_span, init, map_huge, mapper, page_size,
   release_span, unmap_huge,
 };
-use crate::segment::{Kind, Segment, header_at, header_of_raw, segment_of};
+use crate::segment::{
+  Kind, Segment, VACANT, header_at, header_of_raw, place_of, segment_of,
+};
 use crate::stats::{ClassCounters, Counter, GLOBAL, StatsBuilder, add};
 use crate::sync::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
@@ -93,10 +95,13 @@ pub struct Heap {
   /// segment first).
   home_arena: AtomicUsize,
   /// The segment to allocate from for each `MIN_ALIGN` step of the request
-  /// size (the head of its class's partial list, or `None`), so the fast
-  /// path goes from the size to a segment in one load, without the class
-  /// table in between. Touched only by the owner.
-  direct: [Cell<Option<NonNull<Segment>>>; SIZE_STEPS],
+  /// size (the head of its class's partial list, or [`VACANT`]), so the
+  /// fast path goes from the size to a segment in one load, without the
+  /// class table in between. Touched only by the owner.
+  direct: [Cell<NonNull<Segment>>; SIZE_STEPS],
+  /// The same for each request size up to [`EXACT_MAX`], a slot per byte:
+  /// the fast path's load takes the size as it comes.
+  exact: [Cell<NonNull<Segment>>; EXACT_SIZES],
   classes: [ClassSlot; CLASS_COUNT],
   /// Blocks of this heap freed by other threads (counted when they come
   /// home; written only by the owner).
@@ -148,9 +153,12 @@ const CACHE_LINE_BYTES: usize = 64;
 /// heaps hold segments.
 pub static UNOWNED_HEAP: Heap = Heap::new();
 
-/// `Heap::home_arena` before the heap has claimed a segment: not a
-/// multiple of the arena size, so no masked address ever equals it.
-const NO_ARENA: usize = usize::MAX;
+/// `Heap::home_arena` before the heap has claimed a segment: the arena
+/// place just below the top one of the address space. No arena of ours is
+/// there (it is kernel space), nor null's `pointer - 1` (in the top one).
+/// A pointer there is taken for home and read; it faults, a crash with no
+/// message instead of the usual one, for a pointer no program holds.
+const NO_ARENA: usize = usize::MAX - (2 * ARENA_SIZE - 1);
 
 /// Heaps whose threads have exited, waiting for adoption.
 static POOL: Mutex<List<Heap>> = Mutex::new(List::new());
@@ -171,7 +179,8 @@ impl Heap {
   const fn new() -> Self {
     Self {
       home_arena: AtomicUsize::new(NO_ARENA),
-      direct: [const { Cell::new(None) }; SIZE_STEPS],
+      direct: [const { Cell::new(VACANT.segment()) }; SIZE_STEPS],
+      exact: [const { Cell::new(VACANT.segment()) }; EXACT_SIZES],
       classes: [const { ClassSlot::new() }; CLASS_COUNT],
       cross_frees: AtomicU64::new(0),
       full_notice: AtomicBool::new(false),
@@ -324,14 +333,20 @@ impl Heap {
   /// The caller owns the heap.
   #[inline]
   pub unsafe fn try_malloc(&self, size: usize) -> Option<NonNull<u8>> {
+    if size <= EXACT_MAX {
+      // SAFETY: the size is within the exact table.
+      let slot = unsafe { self.exact.get_unchecked(size) };
+      // SAFETY: direct slots hold segments queued in our heap, or the
+      // vacant one.
+      return unsafe { seg(slot.get()) }.pop();
+    }
     if size > SMALL_MAX {
       return None;
     }
     // SAFETY: a small size's step is below `SIZE_STEPS`.
     let slot = unsafe { self.direct.get_unchecked(size_step(size)) };
-    // SAFETY: direct slots hold segments queued in our heap.
-    let segment = unsafe { seg(slot.get()?) };
-    segment.pop()
+    // SAFETY: as above.
+    unsafe { seg(slot.get()) }.pop()
   }
 
   /// Points the direct slots of class `index` at `head`, the head of its
@@ -340,8 +355,14 @@ impl Heap {
   /// # Safety
   /// The caller owns the heap.
   unsafe fn set_direct(&self, index: usize, head: Option<NonNull<Segment>>) {
+    let segment = head.unwrap_or(VACANT.segment());
+    // Two plain loops: a chained iterator tests which half it is in at
+    // every slot.
     for slot in &self.direct[size_steps_of(index)] {
-      slot.set(head);
+      slot.set(segment);
+    }
+    for slot in &self.exact[exact_sizes_of(index)] {
+      slot.set(segment);
     }
   }
 
@@ -758,39 +779,76 @@ impl Heap {
   /// As [`Heap::free`], null allowed.
   #[inline]
   pub unsafe fn free_raw(heap: &Heap, pointer: *mut u8) {
-    let header = if heap.is_home(pointer) {
-      // SAFETY: the home arena is ours.
-      unsafe { header_at(pointer) }
-    } else {
+    let Some(place) = heap.home_place(pointer) else {
       // SAFETY: forwarded from the caller.
-      match unsafe { header_of_raw(pointer) } {
-        Ok(header) => header,
-        Err(fault) => return refuse(fault, pointer),
-      }
+      return unsafe { Self::free_away(pointer, heap) };
     };
-    // SAFETY: null is never ours (nor in the home arena: it wraps to the
-    // top of the address space), so it was refused above.
+    // SAFETY: the home arena is ours.
+    let header = unsafe { header_at(pointer) };
+    // SAFETY: null is never in the home arena (see `home_place`).
     let pointer = unsafe { NonNull::new_unchecked(pointer) };
+    // SAFETY: forwarded from the caller.
+    unsafe { Self::free_at(pointer, header, heap, place) }
+  }
+
+  /// [`Heap::free_raw`] of a pointer outside the home arena: the ownership
+  /// map finds whether it is ours at all. Out of line, so that the home
+  /// path runs straight through.
+  ///
+  /// # Safety
+  /// As [`Heap::free_raw`].
+  #[cold]
+  #[inline(never)]
+  unsafe fn free_away(pointer: *mut u8, heap: &Heap) {
+    // SAFETY: forwarded from the caller.
+    let header = match unsafe { header_of_raw(pointer) } {
+      Ok(header) => header,
+      Err(fault) => return refuse(fault, pointer),
+    };
+    let place = place_of(pointer);
+    // SAFETY: null is never ours, so it was refused above.
+    let pointer = unsafe { NonNull::new_unchecked(pointer) };
+    // SAFETY: forwarded from the caller; the header place is the
+    // pointer's.
+    unsafe { Self::free_at(pointer, header, heap, place) }
+  }
+
+  /// Frees `pointer`, whose header place is `header` (in memory of ours,
+  /// not checked to be live) and whose [`place_of`] is `place`.
+  ///
+  /// # Safety
+  /// As [`Heap::free`], with `header` the header place of `pointer`.
+  #[inline]
+  unsafe fn free_at(
+    pointer: NonNull<u8>,
+    header: &Segment,
+    heap: &Heap,
+    place: usize,
+  ) {
     // Only live small segments on a partial list name a heap there, so
     // finding ours picks the fast path without the cookie check (see
     // `header_of`); the unowned heap is never named.
     if ptr::eq(header.local_heap(), heap)
-      && let Some(tag) = header.quick_tag(pointer)
+      && let Some(tag) = header.quick_tag(pointer, place, heap)
     {
       return header.push_quick(pointer, tag);
     }
     // SAFETY: forwarded from the caller.
-    unsafe { Self::free_slow(heap, header, pointer) }
+    unsafe { Self::free_slow(pointer, header, heap) }
   }
 
-  /// Whether `pointer` lies in this heap's home arena: memory of ours for
-  /// sure (arenas are never unmapped), so its header place can be read
-  /// without the ownership map. Never for null (it wraps to the top of the
-  /// address space).
+  /// The [`place_of`] `pointer` if it lies in this heap's home arena:
+  /// memory of ours for sure (arenas are never unmapped), so its header
+  /// place can be read without the ownership map. Never for null (it wraps
+  /// to the top of the address space, and `NO_ARENA` is not there).
   #[inline]
-  fn is_home(&self, pointer: *mut u8) -> bool {
+  fn home_place(&self, pointer: *mut u8) -> Option<usize> {
     let last = pointer.addr().wrapping_sub(1);
-    last & !ARENA_MASK == self.home_arena.load(Ordering::Relaxed)
+    // An exclusive or with the arena start is the place in it exactly when
+    // it is below the arena size; the loaded field is consumed in place,
+    // where a mask and an equality test would need a copy.
+    let place = last ^ self.home_arena.load(Ordering::Relaxed);
+    (place < ARENA_SIZE).then_some(place)
   }
 
   /// [`Heap::free`] beyond the fast path, with every check.
@@ -798,7 +856,7 @@ impl Heap {
   /// # Safety
   /// As [`Heap::free`], with `segment` the header place of `pointer`.
   #[inline(never)]
-  unsafe fn free_slow(heap: &Heap, segment: &Segment, pointer: NonNull<u8>) {
+  unsafe fn free_slow(pointer: NonNull<u8>, segment: &Segment, heap: &Heap) {
     let kind = segment
       .check_live()
       .unwrap_or_else(|fault| fault.report(pointer.addr().get()));
@@ -939,10 +997,11 @@ impl Heap {
           segment.check_invariants();
         }
       }
-      for slot in &self.direct[size_steps_of(index)] {
+      let slots = &self.direct[size_steps_of(index)];
+      for slot in slots.iter().chain(&self.exact[exact_sizes_of(index)]) {
         assert_eq!(
           slot.get(),
-          queue.partial.head(),
+          queue.partial.head().unwrap_or(VACANT.segment()),
           "direct slots name the head of their class's partial list"
         );
       }

@@ -2,20 +2,27 @@
 //!
 //! A *small* segment holds blocks of one class. Its header keeps the owner's
 //! free list, a count of blocks not on that list (`used`), how many bytes
-//! of blocks have been carved from the untouched tail (`carved_owned`), and
+//! of blocks have been carved from the untouched tail (as `code_limit`), and
 //! a list of blocks freed by other threads (`thread_free`, on its own cache
 //! line). A block is on exactly one of: the free list, the thread-free
 //! list, the untouched tail, or in the program's hands.
 //!
-//! A carved block that is not in the program's hands carries the segment's
-//! cookie in its second word (its *free tag*); `malloc` clears it. So a
-//! free finds a double free by one compare in the block it is freeing
-//! anyway, on the owner's thread and on any other, without a bitmap in the
-//! header; a pointer inside the carved block area that is not a block
-//! start is refused by a divisibility test (one multiplication). A program
+//! A carved block that is not in the program's hands carries the address
+//! of the segment's owning heap in its second word (its *free tag*);
+//! `malloc` clears it. So a free finds a double free by one compare in the
+//! block it is freeing anyway, on the owner's thread and on any other,
+//! without a bitmap in the header; the owner's fast free has the tag at
+//! hand already (it compares the same address with the header's `local`).
+//! A pointer that is not a carved block start is refused by its block code
+//! (one multiplication and one compare, see [`multiplier_of`]). A program
 //! that writes into a block after freeing it can erase the tag and so hide
-//! a later double free of that block; the tag is secret, so it is never
-//! forged by chance. Remote frees set the tag with an atomic swap, so two
+//! a later double free of that block. A heap's address is never handed to
+//! the program, so a live block holds it only if the program copied it
+//! out of a freed block. Freed blocks thus show where our heaps live, as
+//! their free-list links already show where blocks live; glibc 2.29 to
+//! 2.33 tagged freed tcache entries the same way, with the address of the
+//! thread's cache, and 2.34 moved to a random key (see `docs/ENGINE.md`
+//! for what the secret tag we had cost). Remote frees set the tag with an atomic swap, so two
 //! of them racing on one block see each other; the owner's free uses plain
 //! accesses (no locked instruction on its fast path), so a double free in
 //! which the owner and another thread free the same block at the same
@@ -41,12 +48,14 @@ use core::ptr::{self, NonNull};
 use tinyalloc_list::{HasLink, Link};
 
 use crate::class::{Class, class};
-use crate::config::SEGMENT_MASK;
+use crate::config::{ARENA_MASK, MIN_ALIGN, SEGMENT_MASK, SEGMENT_SIZE};
 use crate::fault::Fault;
 use crate::heap::Heap;
 use crate::manager::{owns, secret};
 use crate::stats::ClassCounters;
-use crate::sync::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+use crate::sync::{
+  AtomicBool, AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering,
+};
 
 /// What a segment header describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,21 +185,26 @@ pub(crate) struct Segment {
   local: AtomicPtr<Heap>,
   /// The owner's free list.
   free: Cell<Option<NonNull<Block>>>,
-  /// Address of the first block of a small segment (fixed while the header
-  /// lives, like `divisor` and `frees`: written with the header, before
-  /// any other thread can know of it).
-  area: usize,
-  /// Bytes carved from the block area (whole blocks), the owner's copy:
-  /// a plain field its fast path reads as part of a compare.
-  carved_owned: Cell<usize>,
-  /// `u64::MAX / size + 1` for the block size: an offset below the carved
-  /// bytes is a block start exactly when its product with this wraps
-  /// below it.
-  divisor: u64,
-  /// The carved bytes again, for other threads (written with
-  /// `carved_owned`, by the owner).
-  carved_bytes: AtomicUsize,
+  /// The [`place_of`] the first block of a small segment (fixed while the
+  /// header lives, like `multiplier`: written with the header, before any
+  /// other thread can know of it).
+  area_place: usize,
+  /// The block code multiplier of the block size (see [`multiplier_of`]):
+  /// the code of a pointer, `(place - area_place) * multiplier` wrapping,
+  /// is `index * code_step` for the block with that index, and above
+  /// every such value for a pointer that starts no block.
+  multiplier: u64,
+  /// The code of the first block not yet carved, the owner's copy: a
+  /// pointer is a carved block exactly when its code is below it, one
+  /// compare with a plain field on the fast path.
+  code_limit: Cell<u64>,
+  /// The same limit for other threads (written with `code_limit`, by the
+  /// owner).
+  code_limit_shared: AtomicU64,
   // Slow paths only from here.
+  /// The code of one block (`multiplier * size`, wrapping): the step
+  /// between the codes of consecutive blocks.
+  code_step: u64,
   /// The owning heap's counters for this class.
   counters: NonNull<ClassCounters>,
   /// A [`Kind`] as its `u8`.
@@ -219,18 +233,32 @@ pub(crate) struct Segment {
   remote: Remote,
 }
 
-/// Shift of the pop count in a header's `tally`.
-const TALLY_POPS_SHIFT: u32 = u32::BITS;
+/// Shift of the pop count in a header's `tally`: the used count below it
+/// needs only enough bits for the blocks of one segment, and a narrow one
+/// keeps [`TALLY_POP`] a 32-bit immediate (one instruction to add, where a
+/// 64-bit constant takes a second one to load). Thirty bits rather than
+/// sixteen let the fast free test the used count straight in memory with
+/// a 32-bit mask (a 16-bit one takes a load of its own).
+const TALLY_POPS_SHIFT: u32 = u32::BITS - 2;
 /// The used count in a header's `tally`.
-const TALLY_USED_MASK: u64 = u32::MAX as u64;
+const TALLY_USED_MASK: u64 = (1 << TALLY_POPS_SHIFT) - 1;
 /// What one allocation adds to a `tally`: one block used, one pop.
 const TALLY_POP: u64 = (1 << TALLY_POPS_SHIFT) | 1;
+
+const _: () = assert!(
+  (SEGMENT_SIZE / MIN_ALIGN) as u64 <= TALLY_USED_MASK,
+  "the used count of a segment fits its half of the tally"
+);
+const _: () = assert!(
+  TALLY_POP <= i32::MAX as u64,
+  "an allocation's tally increment is a 32-bit immediate"
+);
 
 /// Bytes of a cache line.
 const CACHE_LINE_BYTES: usize = 64;
 
 const _: () = assert!(
-  offset_of!(Segment, carved_bytes) + size_of::<AtomicUsize>()
+  offset_of!(Segment, code_limit_shared) + size_of::<AtomicU64>()
     <= CACHE_LINE_BYTES,
   "the fast-path fields of a header share its first cache line"
 );
@@ -284,6 +312,16 @@ pub(crate) unsafe fn header_at<'seg>(pointer: *mut u8) -> &'seg Segment {
   unsafe { &*start.cast::<Segment>() }
 }
 
+/// The place of `pointer - 1` in its arena (its offset from the arena
+/// start): the byte a pointer's header is found from. The fast free has it
+/// at hand from its home arena test, and a block code (see
+/// [`multiplier_of`]) is computed from it, which spares a copy of the
+/// pointer.
+#[inline]
+pub(crate) fn place_of(pointer: *mut u8) -> usize {
+  pointer.addr().wrapping_sub(1) & ARENA_MASK
+}
+
 /// [`header_of_raw`] for a pointer known not to be null.
 ///
 /// # Safety
@@ -314,9 +352,31 @@ pub(crate) unsafe fn segment_of<'seg>(
 /// The header fields that stay fixed while it lives.
 #[derive(Clone, Copy)]
 struct Fixed {
-  area: usize,
-  divisor: u64,
+  area_place: usize,
+  multiplier: u64,
+  code_step: u64,
   counters: NonNull<ClassCounters>,
+}
+
+/// A header with no free block, which no pointer maps to: what a heap's
+/// direct slot names while its class has no segment at hand, so the fast
+/// allocation path learns "nothing here" from the free list test it makes
+/// anyway, instead of testing for a missing segment first.
+pub(crate) static VACANT: Vacant = Vacant(Segment::vacant());
+
+/// [`VACANT`]'s wrapper, shareable because nothing ever writes it.
+pub(crate) struct Vacant(Segment);
+
+// SAFETY: the vacant header is only ever read (its free list is empty, so
+// a pop returns before writing anything), and every thread reads the same
+// constant fields.
+unsafe impl Sync for Vacant {}
+
+impl Vacant {
+  /// The vacant header, as a direct slot holds it.
+  pub(crate) const fn segment(&'static self) -> NonNull<Segment> {
+    NonNull::from_ref(&self.0)
+  }
 }
 
 /// The counters of headers whose blocks are counted elsewhere (large and
@@ -324,22 +384,37 @@ struct Fixed {
 pub(crate) static UNCOUNTED: ClassCounters = ClassCounters::new();
 
 impl Fixed {
-  /// For headers of large and huge blocks, which have no block area.
+  /// For headers of large and huge blocks, which have no block area (and
+  /// no block code below the limit of zero).
   fn none() -> Self {
     Self {
-      area: 0,
-      divisor: 0,
+      area_place: 0,
+      multiplier: 0,
+      code_step: 0,
       counters: NonNull::from(&UNCOUNTED),
     }
   }
 }
 
-/// The multiplier of the divisibility test for blocks of `size` bytes:
-/// for an offset below 2^32, `offset * divisor` wraps below `divisor`
-/// exactly when `size` divides the offset (Lemire, Kaser and Kurz,
-/// "Faster remainder by direct computation", 2019).
-pub(crate) const fn divisor_of(size: usize) -> u64 {
-  u64::MAX / size as u64 + 1
+/// The block code multiplier for blocks of `size` bytes: one more than
+/// Lemire's `ceil(2^64 / size)` (Lemire, Kaser and Kurz, "Faster
+/// remainder by direct computation", 2019), so that `size * multiplier`
+/// wraps to a step `g` with `size <= g < 2 * size`, never zero.
+///
+/// Then for an offset `k * size + r` within a segment either way of the
+/// block area (`r < size`), `offset * multiplier` wraps to `k * g` when
+/// `r == 0`, and to at least `multiplier - (k + 1) * g` otherwise, far
+/// above any `k * g` a segment can reach. So one multiplication and one
+/// compare with `carved * g` tell whether a pointer starts a carved block,
+/// range and divisibility at once; a test checks it for every offset of
+/// every class.
+pub(crate) const fn multiplier_of(size: usize) -> u64 {
+  u64::MAX / size as u64 + 2
+}
+
+/// The code step of blocks of `size` bytes: the code of the second block.
+pub(crate) const fn code_step_of(size: usize) -> u64 {
+  multiplier_of(size).wrapping_mul(size as u64)
 }
 
 impl Segment {
@@ -373,26 +448,12 @@ impl Segment {
     let header = Segment {
       cookie: AtomicUsize::new(Self::cookie_of(start.addr().get(), kind)),
       kind: AtomicU8::new(kind as u8),
-      class: AtomicU8::new(0),
-      in_full: AtomicBool::new(false),
-      heap: AtomicPtr::new(ptr::null_mut()),
-      local: AtomicPtr::new(ptr::null_mut()),
-      free: Cell::new(None),
-      tally: Cell::new(0),
-      flushed_used: Cell::new(0),
-      area: fixed.area,
-      carved_owned: Cell::new(0),
-      carved_bytes: AtomicUsize::new(0),
-      divisor: fixed.divisor,
+      area_place: fixed.area_place,
+      multiplier: fixed.multiplier,
+      code_step: fixed.code_step,
       counters: fixed.counters,
-      link: UnsafeCell::new(Link::new()),
-      extent: Cell::new(0),
       base: Cell::new(start.addr().get()),
-      usable: Cell::new(0),
-      block_offset: Cell::new(0),
-      remote: Remote {
-        thread_free: AtomicPtr::new(ptr::null_mut()),
-      },
+      ..Self::vacant()
     };
     let segment = start.cast::<Segment>();
     // SAFETY: the caller gives us the memory at `start`.
@@ -401,10 +462,35 @@ impl Segment {
     unsafe { segment.as_ref() }
   }
 
-  /// Makes `start` a small segment of class `class_index` owned by `heap`.
-  ///
-  /// # Safety
-  /// As [`Segment::write_header`], and the whole segment is writable.
+  /// The header of [`VACANT`]: no kind, no cookie, no blocks.
+  const fn vacant() -> Segment {
+    Segment {
+      cookie: AtomicUsize::new(0),
+      kind: AtomicU8::new(Kind::Released as u8),
+      class: AtomicU8::new(0),
+      in_full: AtomicBool::new(false),
+      heap: AtomicPtr::new(ptr::null_mut()),
+      local: AtomicPtr::new(ptr::null_mut()),
+      free: Cell::new(None),
+      tally: Cell::new(0),
+      flushed_used: Cell::new(0),
+      area_place: 0,
+      multiplier: 0,
+      code_limit: Cell::new(0),
+      code_limit_shared: AtomicU64::new(0),
+      code_step: 0,
+      counters: NonNull::from_ref(&UNCOUNTED),
+      link: UnsafeCell::new(Link::new()),
+      extent: Cell::new(0),
+      base: Cell::new(0),
+      usable: Cell::new(0),
+      block_offset: Cell::new(0),
+      remote: Remote {
+        thread_free: AtomicPtr::new(ptr::null_mut()),
+      },
+    }
+  }
+
   /// Makes `start` a small segment of class `class_index` owned by `heap`,
   /// whose blocks count in `counters` (the heap's for the class; heaps
   /// live for the rest of the process).
@@ -419,8 +505,9 @@ impl Segment {
   ) -> &'seg Segment {
     let class = class(class_index);
     let fixed = Fixed {
-      area: start.addr().get() + class.area_offset(),
-      divisor: divisor_of(class.size()),
+      area_place: place_of(start.as_ptr().wrapping_add(class.area_offset())),
+      multiplier: multiplier_of(class.size()),
+      code_step: code_step_of(class.size()),
       counters,
     };
     // SAFETY: forwarded from the caller.
@@ -593,34 +680,35 @@ impl Segment {
     unsafe { self.start().byte_add(offset) }.cast()
   }
 
-  /// Whether `pointer` starts a block carved from the tail: an offset into
-  /// the carved area that the block size divides. Safe to ask from any
-  /// thread: a block the caller was handed was carved before it was.
+  /// Whether `pointer` starts a block carved from the tail (see
+  /// [`multiplier_of`]). Safe to ask from any thread: a block the caller
+  /// was handed was carved before it was.
   #[inline]
   pub(crate) fn is_carved_block(&self, pointer: NonNull<u8>) -> bool {
-    self.is_block_below(pointer, self.carved_bytes.load(Ordering::Relaxed))
+    let code = self.code_of(place_of(pointer.as_ptr()));
+    code < self.code_limit_shared.load(Ordering::Relaxed)
   }
 
   /// [`Segment::is_carved_block`] for the owner, from its own copy of the
-  /// carved bytes.
+  /// limit, given the pointer's [`place_of`].
   #[inline]
-  fn is_carved_block_owned(&self, pointer: NonNull<u8>) -> bool {
-    self.is_block_below(pointer, self.carved_owned.get())
+  fn is_carved_place_owned(&self, place: usize) -> bool {
+    self.code_of(place) < self.code_limit.get()
   }
 
-  /// Whether `pointer` starts a block in the first `limit` bytes of the
-  /// block area.
+  /// The block code of a pointer from its [`place_of`]; the pointer lies
+  /// in this segment or just past it (see [`multiplier_of`]).
   #[inline]
-  fn is_block_below(&self, pointer: NonNull<u8>, limit: usize) -> bool {
-    let offset = pointer.addr().get().wrapping_sub(self.area);
-    let divisor = self.divisor;
-    offset < limit && (offset as u64).wrapping_mul(divisor) < divisor
+  fn code_of(&self, place: usize) -> u64 {
+    let offset = place.wrapping_sub(self.area_place);
+    (offset as u64).wrapping_mul(self.multiplier)
   }
 
-  /// The free tag of this segment's blocks (its cookie).
+  /// The free tag of this segment's blocks: the address of its owning
+  /// heap (see the module documentation).
   #[inline]
   fn tag(&self) -> usize {
-    self.cookie.load(Ordering::Relaxed)
+    self.heap().addr()
   }
 
   /// Whether the carved block at `pointer` carries the free tag `tag`,
@@ -679,15 +767,23 @@ impl Segment {
   }
 
   /// The owner's fast free, first half: the free tag to push `pointer`
-  /// with, if it is an allocated block of this segment and not its last
-  /// one in use; `None` (nothing changed) for anything else, which the
-  /// slow path then examines (or retires the emptied segment).
+  /// (whose [`place_of`] is `place`) with, if it is an allocated block of
+  /// this segment and not its last one in use; `None` (nothing changed)
+  /// for anything else, which the slow path then examines (or retires the
+  /// emptied segment). `owner` is the owning heap, which the caller has at
+  /// hand (it found itself named in `local`): it is the tag.
   #[inline]
-  pub(crate) fn quick_tag(&self, pointer: NonNull<u8>) -> Option<usize> {
-    let tag = self.tag();
-    let last = self.tally.get() as u32 <= 1;
+  pub(crate) fn quick_tag(
+    &self,
+    pointer: NonNull<u8>,
+    place: usize,
+    owner: *const Heap,
+  ) -> Option<usize> {
+    debug_assert!(ptr::eq(owner, self.heap()), "only the owner frees here");
+    let tag = owner.addr();
+    let last = self.tally.get() & TALLY_USED_MASK <= 1;
     if last
-      || !self.is_carved_block_owned(pointer)
+      || !self.is_carved_place_owned(place)
       || Self::is_tagged_with(pointer, tag)
     {
       return None;
@@ -705,7 +801,7 @@ impl Segment {
   /// Both halves of the owner's fast free (for tests).
   #[cfg(test)]
   pub(crate) fn try_push_quick(&self, pointer: NonNull<u8>) -> Quick {
-    match self.quick_tag(pointer) {
+    match self.quick_tag(pointer, place_of(pointer.as_ptr()), self.heap()) {
       None => Quick::Declined,
       Some(tag) => {
         self.push_quick(pointer, tag);
@@ -822,14 +918,14 @@ impl Segment {
     let carved = self.carved();
     assert!(carved <= class.blocks(), "carved within the segment");
     assert_eq!(
-      self.carved_owned.get() % class.size(),
+      self.code_limit.get() % self.code_step,
       0,
       "whole blocks are carved"
     );
     assert_eq!(
-      self.carved_bytes.load(Ordering::Relaxed),
-      self.carved_owned.get(),
-      "the shared copy of the carved bytes follows the owner's"
+      self.code_limit_shared.load(Ordering::Relaxed),
+      self.code_limit.get(),
+      "the shared copy of the carved limit follows the owner's"
     );
     let mut free = 0;
     let mut cursor = self.free.get();
@@ -873,28 +969,26 @@ impl Segment {
       return false;
     }
     let count = (budget / class.size()).clamp(1, remaining);
-    let cookie = self.cookie.load(Ordering::Relaxed);
+    let tag = self.tag();
     let mut head = self.free.get();
     for index in (carved..carved + count).rev() {
       let block = self.block_at(class, index);
       // SAFETY: the tail block was never handed out; it is ours.
       unsafe { set_next(block, head) };
       // SAFETY: as above.
-      unsafe { set_tag(block, cookie) };
+      unsafe { set_tag(block, tag) };
       head = Some(block);
     }
     self.free.set(head);
-    let carved = carved + count;
-    self.carved_owned.set(carved * class.size());
-    self
-      .carved_bytes
-      .store(carved * class.size(), Ordering::Relaxed);
+    let limit = (carved + count) as u64 * self.code_step;
+    self.code_limit.set(limit);
+    self.code_limit_shared.store(limit, Ordering::Relaxed);
     true
   }
 
   /// Blocks taken from the untouched tail so far (owner only).
   fn carved(&self) -> usize {
-    self.carved_owned.get() / self.class().size()
+    (self.code_limit.get() / self.code_step) as usize
   }
 
   /// Whether the owner's free list has a block.

@@ -5,7 +5,7 @@ use std::string::String;
 
 use super::*;
 use crate::config::MIN_BLOCKS_PER_SEGMENT;
-use crate::segment::divisor_of;
+use crate::segment::{code_step_of, multiplier_of};
 
 /// The worst internal waste any class may have beyond `MIN_ALIGN`
 /// rounding: one eighth, as a fraction of the block size.
@@ -89,17 +89,41 @@ fn blocks_are_aligned_to_the_class_alignment() {
 }
 
 #[test]
-fn divisibility_test_is_exact_for_every_offset_of_every_class() {
+fn exact_sizes_cover_every_size_once_with_its_class() {
+  let mut next = 0;
+  for index in 0..CLASS_COUNT {
+    let sizes = exact_sizes_of(index);
+    assert_eq!(sizes.start, next.min(EXACT_SIZES), "class {index}");
+    for size in sizes.clone() {
+      assert_eq!(class_of(size), index, "size {size}");
+    }
+    next = next.max(sizes.end);
+  }
+  assert_eq!(next, EXACT_SIZES, "every exact size has a class");
+}
+
+#[test]
+fn block_codes_are_exact_for_every_offset_of_every_class() {
   for class in &CLASSES {
-    let divisor = divisor_of(class.size());
-    for offset in 0..SEGMENT_SIZE as u64 {
-      let divides = offset.wrapping_mul(divisor) < divisor;
-      assert_eq!(
-        divides,
-        offset % class.size() as u64 == 0,
-        "size {} offset {offset}",
-        class.size()
-      );
+    let size = class.size() as i64;
+    let multiplier = multiplier_of(class.size());
+    let step = code_step_of(class.size());
+    let highest_limit = class.blocks() as u64 * step;
+    assert!(step >= size as u64 && step < 2 * size as u64);
+    // Pointers of the segment itself and of the one before (a pointer is
+    // looked up from `pointer - 1`), as offsets from the block area.
+    let segment = SEGMENT_SIZE as i64;
+    for offset in -segment..segment {
+      let code = (offset as u64).wrapping_mul(multiplier);
+      if offset >= 0 && offset % size == 0 {
+        assert_eq!(
+          code,
+          (offset / size) as u64 * step,
+          "size {size} offset {offset}"
+        );
+      } else {
+        assert!(code >= highest_limit, "size {size} offset {offset}");
+      }
     }
   }
 }

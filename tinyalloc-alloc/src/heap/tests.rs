@@ -160,6 +160,48 @@ fn counts_are_exact_once_flushed_remote_frees_included() {
 }
 
 #[test]
+fn the_home_test_takes_exactly_the_home_arena_and_never_null() {
+  let heap = Heap::new();
+  // Before a first segment, nothing a program holds is home: only the
+  // kernel-space arena place below the top one is (see `NO_ARENA`).
+  let user_space = [1, SEGMENT_SIZE, 0x5555_5555_0000, 0x7fff_ffff_f000];
+  for address in user_space.into_iter().chain([usize::MAX, NO_ARENA]) {
+    let pointer = ptr::without_provenance_mut(address);
+    assert_eq!(heap.home_place(pointer), None, "address {address:#x}");
+  }
+  let kernel = ptr::without_provenance_mut(NO_ARENA + 1);
+  assert_eq!(heap.home_place(kernel), Some(0));
+  assert_eq!(heap.home_place(ptr::null_mut()), None, "null is never home");
+  let home = 7 * ARENA_SIZE;
+  heap.home_arena.store(home, Ordering::Relaxed);
+  for (address, place) in [
+    (home, None),
+    (home + 1, Some(0)),
+    (home + SEGMENT_SIZE, Some(SEGMENT_SIZE - 1)),
+    (home + ARENA_SIZE, Some(ARENA_SIZE - 1)),
+    (home + ARENA_SIZE + 1, None),
+    (0, None),
+  ] {
+    let pointer = ptr::without_provenance_mut(address);
+    assert_eq!(heap.home_place(pointer), place, "address {address:#x}");
+    if let Some(place) = place {
+      assert_eq!(place, place_of(pointer), "the home place is the place");
+    }
+  }
+}
+
+#[test]
+fn the_vacant_segment_gives_nothing_and_fresh_heaps_point_there() {
+  // SAFETY: the vacant header is only read.
+  assert_eq!(unsafe { VACANT.segment().as_ref() }.pop(), None);
+  let heap = Heap::new();
+  for size in [0, 1, EXACT_MAX, EXACT_MAX + 1, SMALL_MAX] {
+    // SAFETY: the fresh heap is ours; it owns no segment.
+    assert_eq!(unsafe { heap.try_malloc(size) }, None, "size {size}");
+  }
+}
+
+#[test]
 fn small_blocks_are_reused_after_free() {
   with_heap(|heap| {
     let first = alloc(heap, 40);

@@ -237,11 +237,9 @@ fn the_pops_half_of_the_tally_wraps_without_touching_the_used_count() {
   let segment = memory.small(0);
   segment.extend(4096);
   let other = segment.pop().unwrap();
-  // As after 2^32 - 1 fast-path pops with one other block live (no free
+  // As after 2^34 - 1 fast-path pops with one other block live (no free
   // takes the slow path that flushes in between).
-  segment
-    .tally
-    .set((u64::from(u32::MAX) << TALLY_POPS_SHIFT) | 1);
+  segment.tally.set((u64::MAX << TALLY_POPS_SHIFT) | 1);
   let block = segment.pop().unwrap();
   assert_eq!(segment.used(), 2, "the carry leaves the used half alone");
   assert_eq!(segment.push_local(block), Ok(()));
