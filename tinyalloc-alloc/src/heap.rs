@@ -116,6 +116,10 @@ pub struct Heap {
   link: UnsafeCell<Link<Heap>>,
   /// Next heap in the registry of every heap ever created.
   next: AtomicPtr<Heap>,
+  /// One bit per class whose only segment was kept empty (owner only).
+  /// A bit may be stale (the segment has been used since): it is checked
+  /// before anything is done with it.
+  kept_empty: Cell<u64>,
 }
 
 // SAFETY: a heap moves between threads only through the pool, under its
@@ -141,6 +145,9 @@ unsafe impl HasLink<Heap> for Heap {
 /// in use; a smaller size moves to a block that fits, so shrinking gives
 /// memory back instead of pinning the old room.
 const KEEP_IN_PLACE_DIVISOR: usize = 2;
+
+// `Heap::kept_empty` has a bit per class.
+const _: () = assert!(CLASS_COUNT <= u64::BITS as usize);
 
 /// The cache line a class slot fills.
 const CACHE_LINE_BYTES: usize = 64;
@@ -188,6 +195,7 @@ impl Heap {
       lock: AtomicBool::new(false),
       link: UnsafeCell::new(Link::new()),
       next: AtomicPtr::new(ptr::null_mut()),
+      kept_empty: Cell::new(0),
     }
   }
 
@@ -589,6 +597,10 @@ impl Heap {
     &self,
     index: usize,
   ) -> Result<&'seg Segment, AllocError> {
+    if self.kept_empty.get() & !(1 << index) != 0 {
+      // SAFETY: forwarded from the caller.
+      unsafe { self.retire_kept_empty(index) };
+    }
     let span = claim_span(1, Placement::ANY)?;
     let arena = span.start.addr().get() & !ARENA_MASK;
     self.home_arena.store(arena, Ordering::Relaxed);
@@ -659,6 +671,7 @@ impl Heap {
     let index = segment.class_index();
     // SAFETY: forwarded from the caller.
     let queue = unsafe { self.queue(index) };
+    let head = queue.partial.head();
     if segment.is_full() {
       // SAFETY: the flag says it is on the full list.
       unsafe { Self::move_to_partial(queue, segment) };
@@ -671,9 +684,49 @@ impl Heap {
       // SAFETY: forwarded from the caller; the segment is on the partial
       // list and empty.
       unsafe { Self::retire(queue, segment) };
+    } else if segment.used() == 0 {
+      // Kept for now; given back if another class needs a segment first.
+      self.kept_empty.set(self.kept_empty.get() | (1 << index));
     }
-    // SAFETY: forwarded from the caller.
-    unsafe { self.set_direct(index, queue.partial.head()) };
+    // The slots are rewritten only if the head changed: a lone block
+    // allocated and freed in turn empties its segment every time, and a
+    // class up to 1 KiB has up to 136 slots.
+    if queue.partial.head() != head {
+      // SAFETY: forwarded from the caller.
+      unsafe { self.set_direct(index, queue.partial.head()) };
+    }
+  }
+
+  /// Gives back the empty segments that classes other than `except` keep,
+  /// before the heap claims a fresh segment: the claim then reuses their
+  /// pages (resident already) instead of touching new ones, so memory
+  /// moves between classes as a program's sizes shift. Classes that stay
+  /// busy are not affected: their segment is not empty when this runs,
+  /// and a heap that claims no segment never gets here.
+  ///
+  /// # Safety
+  /// The caller owns the heap.
+  #[cold]
+  #[inline(never)]
+  unsafe fn retire_kept_empty(&self, except: usize) {
+    let mut others = self.kept_empty.get() & !(1 << except);
+    self.kept_empty.set(self.kept_empty.get() & (1 << except));
+    while others != 0 {
+      let other = others.trailing_zeros() as usize;
+      others &= others - 1;
+      // SAFETY: forwarded from the caller.
+      let queue = unsafe { self.queue(other) };
+      if let Some(head) = queue.partial.head()
+        && queue.partial.len() == 1
+        // SAFETY: queued in our heap.
+        && unsafe { seg(head) }.used() == 0
+      {
+        // SAFETY: the segment is empty and on the partial list.
+        unsafe { Self::retire(queue, seg(head)) };
+        // SAFETY: forwarded from the caller.
+        unsafe { self.set_direct(other, None) };
+      }
+    }
   }
 
   /// Gives an empty segment back to its arena.

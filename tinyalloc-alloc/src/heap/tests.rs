@@ -202,6 +202,33 @@ fn the_vacant_segment_gives_nothing_and_fresh_heaps_point_there() {
 }
 
 #[test]
+fn a_fresh_claim_first_gives_back_the_empty_segments_other_classes_keep() {
+  with_heap(|heap| {
+    let small = class_of(64);
+    let block = alloc(heap, 64);
+    free(heap, block);
+    // SAFETY: this thread owns the heap.
+    let kept = unsafe { heap.current(small) }.expect("an empty segment kept");
+    // SAFETY: kept segments are queued in the heap.
+    assert_eq!(unsafe { seg(kept) }.used(), 0);
+    // A class with no segment yet (the heap may be an adopted one), so the
+    // next allocation claims a fresh segment.
+    let other = (small + 1..CLASS_COUNT)
+      // SAFETY: this thread owns the heap.
+      .find(|&index| unsafe { heap.current(index) }.is_none())
+      .expect("a class without a segment");
+    let size = class(other).size();
+    let large = alloc(heap, size);
+    // SAFETY: this thread owns the heap.
+    assert_eq!(unsafe { heap.current(small) }, None, "given back");
+    // The class that claimed keeps its own empty segment as before.
+    free(heap, large);
+    // SAFETY: as above.
+    assert!(unsafe { heap.current(other) }.is_some(), "kept");
+  });
+}
+
+#[test]
 fn small_blocks_are_reused_after_free() {
   with_heap(|heap| {
     let first = alloc(heap, 40);
