@@ -716,13 +716,15 @@ impl Heap {
       others &= others - 1;
       // SAFETY: forwarded from the caller.
       let queue = unsafe { self.queue(other) };
-      if let Some(head) = queue.partial.head()
-        && queue.partial.len() == 1
-        // SAFETY: queued in our heap.
-        && unsafe { seg(head) }.used() == 0
-      {
+      let Some(head) = queue.partial.head() else {
+        continue;
+      };
+      // SAFETY: queued in our heap.
+      let segment = unsafe { seg(head) };
+      // The bit may be stale: the class may have been used again since.
+      if queue.partial.len() == 1 && segment.used() == 0 {
         // SAFETY: the segment is empty and on the partial list.
-        unsafe { Self::retire(queue, seg(head)) };
+        unsafe { Self::retire(queue, segment) };
         // SAFETY: forwarded from the caller.
         unsafe { self.set_direct(other, None) };
       }
