@@ -13,7 +13,6 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 
 use super::*;
-use crate::stats;
 
 /// Runs `body` with a heap of its own, abandoned at the end.
 fn with_heap<R>(body: impl FnOnce(&Heap) -> R) -> R {
@@ -244,8 +243,16 @@ fn small_blocks_are_reused_after_free() {
 fn filling_many_segments_and_freeing_all_returns_them() {
   const BLOCKS: usize = 20_000;
   with_heap(|heap| {
+    // This heap's own segments: the global count moves with the other
+    // tests' heaps too.
+    let index = class_of(100);
     // SAFETY: the heap is ours.
-    let before = unsafe { stats(Some(heap)) }.segments();
+    let queued = || {
+      unsafe { heap.queue(index) }.partial.len()
+      // SAFETY: as above.
+      + unsafe { heap.queue(index) }.full.len()
+    };
+    let before = queued();
     let blocks: Vec<_> = (0..BLOCKS)
       // SAFETY: the heap is ours.
       .map(|index| unsafe { heap.malloc(100) }.map(|block| (block, index)).unwrap())
@@ -253,9 +260,8 @@ fn filling_many_segments_and_freeing_all_returns_them() {
     for &(block, seed) in &blocks {
       fill(block, 100, seed);
     }
-    // SAFETY: the heap is ours.
-    let during = unsafe { stats(Some(heap)) }.segments();
-    assert!(during >= before + BLOCKS * 112 / SEGMENT_SIZE);
+    let during = queued();
+    assert!(during >= before + BLOCKS * class(index).size() / SEGMENT_SIZE);
     for &(block, seed) in &blocks {
       check(block, 100, seed);
       // SAFETY: each block is freed once.
@@ -312,22 +318,41 @@ fn full_segments_come_back_after_remote_frees() {
 fn frees_into_an_abandoned_heap_release_its_segments() {
   const BLOCKS: usize = 5000;
   const SIZE: usize = 512;
-  let (blocks, heap_address) = thread::spawn(|| {
-    with_heap(|heap| {
-      // SAFETY: the heap is ours.
-      let blocks: Vec<usize> = (0..BLOCKS)
-        .map(|_| unsafe { heap.malloc(SIZE) }.unwrap().addr().get())
-        .collect();
-      (blocks, heap as *const Heap as usize)
+  const ADOPTION_RETRIES: usize = 10;
+  // Another test may adopt the heap between its thread's exit and the
+  // pool lock below; then we free its blocks from here (remote frees into
+  // the adopter's heap) and try again with a new thread.
+  let (blocks, heap, pool) = (0..ADOPTION_RETRIES)
+    .find_map(|_| {
+      let (blocks, heap_address) = thread::spawn(|| {
+        with_heap(|heap| {
+          // SAFETY: the heap is ours.
+          let blocks: Vec<usize> = (0..BLOCKS)
+            .map(|_| unsafe { heap.malloc(SIZE) }.unwrap().addr().get())
+            .collect();
+          (blocks, heap as *const Heap as usize)
+        })
+      })
+      .join()
+      .unwrap();
+      // Holding the pool keeps other tests from adopting the heap now.
+      let pool = POOL.lock();
+      // SAFETY: heaps live forever.
+      let heap = unsafe { &*(heap_address as *const Heap) };
+      // In the pool (not only flagged abandoned: a test may flag a heap
+      // it adopted), so nobody can take it while we hold the pool.
+      if pool.contains(NonNull::from(heap)) {
+        return Some((blocks, heap, pool));
+      }
+      drop(pool);
+      for address in blocks {
+        // SAFETY: each block is freed once (the adopter frees none of
+        // them: they are ours).
+        unsafe { Heap::free(&UNOWNED_HEAP, pointer(address)) };
+      }
+      None
     })
-  })
-  .join()
-  .unwrap();
-  // Holding the pool keeps other tests from adopting the heap meanwhile.
-  let pool = POOL.lock();
-  // SAFETY: heaps live forever.
-  let heap = unsafe { &*(heap_address as *const Heap) };
-  assert!(heap.abandoned.load(Ordering::Relaxed));
+    .expect("the abandoned heap stays in the pool at least once");
   for address in blocks {
     // SAFETY: each block is freed once.
     unsafe {
@@ -588,13 +613,21 @@ proptest! {
 /// must go back, not wait for a new thread to adopt the heap.
 #[test]
 fn a_remote_free_racing_the_abandon_does_not_pin_the_segment() {
-  const SIZE: usize = 512;
-  let (last, heap_address) = thread::spawn(|| {
+  let (last, heap_address, index) = thread::spawn(|| {
     let owned = Heap::acquire().expect("a heap");
     // SAFETY: this thread owns the heap.
     let heap = unsafe { owned.as_ref() };
-    let first = alloc(heap, SIZE).addr().get();
-    let last = alloc(heap, SIZE).addr().get();
+    // A class in which the heap (maybe adopted from another test) has no
+    // segment, so both blocks come from a fresh one only they use.
+    let index = (0..CLASS_COUNT)
+      // SAFETY: we own the heap.
+      .find(|&index| unsafe { heap.queue(index) }.full.is_empty()
+        // SAFETY: as above.
+        && unsafe { heap.queue(index) }.partial.is_empty())
+      .expect("a class without a segment");
+    let size = class(index).size();
+    let first = alloc(heap, size).addr().get();
+    let last = alloc(heap, size).addr().get();
     // `Heap::abandon` with the remote free landing between its collection
     // and its flag.
     // SAFETY: we own the heap.
@@ -606,7 +639,7 @@ fn a_remote_free_racing_the_abandon_does_not_pin_the_segment() {
     .join()
     .expect("the remote freer ends");
     heap.abandoned.store(true, Ordering::SeqCst);
-    (last, ptr::from_ref(heap).expose_provenance())
+    (last, ptr::from_ref(heap).expose_provenance(), index)
   })
   .join()
   .expect("the owner ends");
@@ -616,10 +649,14 @@ fn a_remote_free_racing_the_abandon_does_not_pin_the_segment() {
   let heap = unsafe { &*ptr::with_exposed_provenance::<Heap>(heap_address) };
   assert!(heap.try_lock(), "nobody holds the abandoned heap");
   // SAFETY: we hold the lock of the abandoned heap.
-  let queue = unsafe { heap.queue(class_of(SIZE)) };
-  let left = queue.partial.len() + queue.full.len();
+  let queue = unsafe { heap.queue(index) };
+  // Only this segment: the heap may have been adopted from another test,
+  // with segments of its own in other classes.
+  // SAFETY: `last` came from us; its header place is mapped.
+  let segment = NonNull::from(unsafe { header_at(pointer(last).as_ptr()) });
+  let queued = queue.partial.contains(segment) || queue.full.contains(segment);
   heap.unlock();
-  assert_eq!(left, 0, "every block is free, so the segment went back");
+  assert!(!queued, "every block is free, so the segment went back");
 }
 
 /// How long the fork test lets a thread try to get a heap.
