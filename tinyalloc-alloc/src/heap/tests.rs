@@ -246,11 +246,10 @@ fn filling_many_segments_and_freeing_all_returns_them() {
     // This heap's own segments: the global count moves with the other
     // tests' heaps too.
     let index = class_of(100);
-    // SAFETY: the heap is ours.
     let queued = || {
-      unsafe { heap.queue(index) }.partial.len()
-      // SAFETY: as above.
-      + unsafe { heap.queue(index) }.full.len()
+      // SAFETY: the heap is ours.
+      let queue = unsafe { heap.queue(index) };
+      queue.partial.len() + queue.full.len()
     };
     let before = queued();
     let blocks: Vec<_> = (0..BLOCKS)
