@@ -10,7 +10,7 @@
 #[cfg(test)]
 mod tests;
 
-use core::mem::forget;
+use core::mem::{forget, offset_of, size_of};
 use core::num::NonZeroUsize;
 use core::ptr::NonNull;
 
@@ -22,6 +22,7 @@ use crate::config::{ARENA_SIZE, SEGMENT_SHIFT, SEGMENTS_PER_ARENA};
 use crate::manager::{
   is_spare, mapper, note_purge_deadline, purge_delay, secret,
 };
+use crate::segment::LOCAL_FIELD_END;
 use crate::stats::{Counter, GLOBAL};
 
 /// Words of each per-arena bitmap.
@@ -89,8 +90,24 @@ struct State {
 pub(crate) struct Arena {
   /// `address ^ secret ^ ARENA_TAG`: never equal to a segment cookie.
   cookie: usize,
+  /// Zeros where a segment header keeps its `tally` and `local`: a free of
+  /// a pointer into the arena's header segment reads this header as a
+  /// segment's, and must find no heap there (so it takes the slow path,
+  /// which refuses it by the cookie), whatever the lock and bitmaps hold.
+  segment_guard: [usize; SEGMENT_GUARD_WORDS],
   state: Mutex<State>,
 }
+
+/// Words of [`Arena::segment_guard`]: up to the end of a segment header's
+/// `local` field.
+const SEGMENT_GUARD_WORDS: usize =
+  LOCAL_FIELD_END.div_ceil(size_of::<usize>()) - 1;
+
+const _: () = assert!(
+  offset_of!(Arena, segment_guard) == size_of::<usize>()
+    && offset_of!(Arena, state) >= LOCAL_FIELD_END,
+  "the arena header's guard covers a segment header's `local` field"
+);
 
 /// A view of a bitmap word array, which always has the arena's length.
 fn bits<'words>(words: &'words mut [u64; ARENA_WORDS]) -> Bitmap<'words, u64> {
@@ -170,6 +187,7 @@ impl Arena {
     debug_assert!(reserved.is_ok(), "the header segments fit");
     let header = Arena {
       cookie: start.addr().get() ^ secret() ^ ARENA_TAG,
+      segment_guard: [0; SEGMENT_GUARD_WORDS],
       state: Mutex::new(State {
         used,
         dirty: [0; ARENA_WORDS],

@@ -120,6 +120,12 @@ pub struct Heap {
   /// A bit may be stale (the segment has been used since): it is checked
   /// before anything is done with it.
   kept_empty: Cell<u64>,
+  /// The classes that kept an empty segment at the last claim of a fresh
+  /// one and have not emptied it again since (owner only): the next claim
+  /// gives those back. Two claims, not one, so that two classes used one
+  /// lone block at a time in turn do not take each other's segment on
+  /// every allocation.
+  kept_marked: Cell<u64>,
 }
 
 // SAFETY: a heap moves between threads only through the pool, under its
@@ -196,6 +202,7 @@ impl Heap {
       link: UnsafeCell::new(Link::new()),
       next: AtomicPtr::new(ptr::null_mut()),
       kept_empty: Cell::new(0),
+      kept_marked: Cell::new(0),
     }
   }
 
@@ -616,6 +623,7 @@ impl Heap {
         index,
         NonNull::from(self),
         NonNull::from(&self.classes[index].counters),
+        span.zeroed,
       )
     };
     GLOBAL.add(Counter::Segments, 1);
@@ -685,8 +693,11 @@ impl Heap {
       // list and empty.
       unsafe { Self::retire(queue, segment) };
     } else if segment.used() == 0 {
-      // Kept for now; given back if another class needs a segment first.
-      self.kept_empty.set(self.kept_empty.get() | (1 << index));
+      // Kept for now; given back if it is still kept when the heap claims
+      // fresh segments twice.
+      let bit = 1 << index;
+      self.kept_empty.set(self.kept_empty.get() | bit);
+      self.kept_marked.set(self.kept_marked.get() & !bit);
     }
     // The slots are rewritten only if the head changed: a lone block
     // allocated and freed in turn empties its segment every time, and a
@@ -697,23 +708,27 @@ impl Heap {
     }
   }
 
-  /// Gives back the empty segments that classes other than `except` keep,
-  /// before the heap claims a fresh segment: the claim then reuses their
-  /// pages (resident already) instead of touching new ones, so memory
-  /// moves between classes as a program's sizes shift. Classes that stay
-  /// busy are not affected: their segment is not empty when this runs,
-  /// and a heap that claims no segment never gets here.
+  /// Gives back the empty segments that classes other than `except` have
+  /// kept since before the previous claim of a fresh segment, and marks
+  /// the others for the next one: the claim then reuses their pages
+  /// (resident already) instead of touching new ones, so memory moves
+  /// between classes as a program's sizes shift. Classes that stay busy
+  /// are not affected: their segment is not empty, or it emptied again
+  /// since the last claim; and a heap that claims no segment never gets
+  /// here.
   ///
   /// # Safety
   /// The caller owns the heap.
   #[cold]
   #[inline(never)]
   unsafe fn retire_kept_empty(&self, except: usize) {
-    let mut others = self.kept_empty.get() & !(1 << except);
-    self.kept_empty.set(self.kept_empty.get() & (1 << except));
-    while others != 0 {
-      let other = others.trailing_zeros() as usize;
-      others &= others - 1;
+    let kept = self.kept_empty.get() & !(1 << except);
+    let mut due = kept & self.kept_marked.get();
+    self.kept_marked.set(kept & !due);
+    self.kept_empty.set(self.kept_empty.get() & !due);
+    while due != 0 {
+      let other = due.trailing_zeros() as usize;
+      due &= due - 1;
       // SAFETY: forwarded from the caller.
       let queue = unsafe { self.queue(other) };
       let Some(head) = queue.partial.head() else {

@@ -205,6 +205,13 @@ pub(crate) struct Segment {
   /// The code of one block (`multiplier * size`, wrapping): the step
   /// between the codes of consecutive blocks.
   code_step: u64,
+  /// The memory held blocks or data before this header was written (it
+  /// was not fresh from the OS), so carving clears it: stale free tags of
+  /// an earlier class, at other offsets, would otherwise sit in the new
+  /// blocks' bytes, and a program copying such uninitialised bytes into
+  /// the second word of a live block would make its free look like a
+  /// double free (a reviewer's finding).
+  stale: Cell<bool>,
   /// The owning heap's counters for this class.
   counters: NonNull<ClassCounters>,
   /// A [`Kind`] as its `u8`.
@@ -256,6 +263,16 @@ const _: () = assert!(
 
 /// Bytes of a cache line.
 const CACHE_LINE_BYTES: usize = 64;
+
+/// Where a header's `local` field ends: the fast free reads that far into
+/// any header place of its home arena, the arena's own header included.
+pub(crate) const LOCAL_FIELD_END: usize =
+  offset_of!(Segment, local) + size_of::<AtomicPtr<Heap>>();
+
+const _: () = assert!(
+  usize::BITS == u64::BITS,
+  "block codes (see `multiplier_of`) need 64-bit offsets"
+);
 
 const _: () = assert!(
   offset_of!(Segment, code_limit_shared) + size_of::<AtomicU64>()
@@ -479,6 +496,7 @@ impl Segment {
       code_limit: Cell::new(0),
       code_limit_shared: AtomicU64::new(0),
       code_step: 0,
+      stale: Cell::new(false),
       counters: NonNull::from_ref(&UNCOUNTED),
       link: UnsafeCell::new(Link::new()),
       extent: Cell::new(0),
@@ -502,6 +520,7 @@ impl Segment {
     class_index: usize,
     heap: NonNull<Heap>,
     counters: NonNull<ClassCounters>,
+    zeroed: bool,
   ) -> &'seg Segment {
     let class = class(class_index);
     let fixed = Fixed {
@@ -515,6 +534,7 @@ impl Segment {
     segment.class.store(class_index as u8, Ordering::Relaxed);
     segment.heap.store(heap.as_ptr(), Ordering::Relaxed);
     segment.local.store(heap.as_ptr(), Ordering::Relaxed);
+    segment.stale.set(!zeroed);
     segment
   }
 
@@ -969,6 +989,12 @@ impl Segment {
       return false;
     }
     let count = (budget / class.size()).clamp(1, remaining);
+    if self.stale.get() {
+      let first = self.block_at(class, carved).cast::<u8>();
+      // SAFETY: the tail blocks were never handed out in this life of the
+      // segment; they are ours and lie in it.
+      unsafe { first.write_bytes(0, count * class.size()) };
+    }
     let tag = self.tag();
     let mut head = self.free.get();
     for index in (carved..carved + count).rev() {
