@@ -777,11 +777,20 @@ impl Heap {
         // SAFETY: queued in our heap.
         unsafe { seg(pointer) }.flush_counts();
       }
-      for pointer in queue.partial.iter() {
+      let mut cursor = queue.partial.head();
+      while let Some(pointer) = cursor {
+        // SAFETY: the segment is on this partial list.
+        cursor = unsafe { queue.partial.next_of(pointer) };
         // SAFETY: queued in our heap.
         let segment = unsafe { seg(pointer) };
         self.collect_segment(segment);
         segment.flush_counts();
+        // Collected remote frees may have emptied it: the class keeps one
+        // empty segment at most, as on the free path.
+        if segment.used() == 0 && queue.partial.len() > 1 {
+          // SAFETY: empty and on the partial list.
+          unsafe { Self::retire(queue, segment) };
+        }
       }
       // SAFETY: forwarded from the caller.
       unsafe { self.set_direct(index, queue.partial.head()) };

@@ -261,6 +261,31 @@ fn alternating_lone_blocks_of_two_classes_claim_no_segment_each_time() {
 }
 
 #[test]
+fn flushing_counts_keeps_at_most_one_segment_emptied_by_remote_frees() {
+  with_heap(|heap| {
+    let index = unused_class(heap, class_of(1024));
+    let size = class(index).size();
+    let blocks: Vec<usize> = (0..3 * class(index).blocks())
+      .map(|_| alloc(heap, size).addr().get())
+      .collect();
+    thread::spawn(move || {
+      for address in blocks {
+        // SAFETY: each block is freed once, from a thread without a heap.
+        unsafe { Heap::free(&UNOWNED_HEAP, pointer(address)) };
+      }
+    })
+    .join()
+    .expect("the remote freer ends");
+    // SAFETY: this thread owns the heap.
+    unsafe { heap.flush_counts() };
+    // SAFETY: as above.
+    let queue = unsafe { heap.queue(index) };
+    assert!(queue.full.is_empty(), "the full segments came back");
+    assert_eq!(queue.partial.len(), 1, "one empty segment kept, no more");
+  });
+}
+
+#[test]
 fn small_blocks_are_reused_after_free() {
   with_heap(|heap| {
     let first = alloc(heap, 40);
