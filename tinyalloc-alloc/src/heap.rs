@@ -623,7 +623,6 @@ impl Heap {
         index,
         NonNull::from(self),
         NonNull::from(&self.classes[index].counters),
-        span.zeroed,
       )
     };
     GLOBAL.add(Counter::Segments, 1);
@@ -693,11 +692,7 @@ impl Heap {
       // list and empty.
       unsafe { Self::retire(queue, segment) };
     } else if segment.used() == 0 {
-      // Kept for now; given back if it is still kept when the heap claims
-      // fresh segments twice.
-      let bit = 1 << index;
-      self.kept_empty.set(self.kept_empty.get() | bit);
-      self.kept_marked.set(self.kept_marked.get() & !bit);
+      self.keep_empty(index);
     }
     // The slots are rewritten only if the head changed: a lone block
     // allocated and freed in turn empties its segment every time, and a
@@ -706,6 +701,14 @@ impl Heap {
       // SAFETY: forwarded from the caller.
       unsafe { self.set_direct(index, queue.partial.head()) };
     }
+  }
+
+  /// Records that class `index` keeps its (only) segment empty: given back
+  /// if it is still kept when the heap claims fresh segments twice.
+  fn keep_empty(&self, index: usize) {
+    let bit = 1 << index;
+    self.kept_empty.set(self.kept_empty.get() | bit);
+    self.kept_marked.set(self.kept_marked.get() & !bit);
   }
 
   /// Gives back the empty segments that classes other than `except` have
@@ -756,6 +759,7 @@ impl Heap {
     segment.flush_counts();
     // SAFETY: forwarded from the caller.
     unsafe { queue.partial.remove_unchecked(NonNull::from(segment)) };
+    segment.clear_carved();
     segment.release();
     GLOBAL.sub(Counter::Segments, 1);
     release_span(segment.start(), 1);
@@ -790,6 +794,8 @@ impl Heap {
         if segment.used() == 0 && queue.partial.len() > 1 {
           // SAFETY: empty and on the partial list.
           unsafe { Self::retire(queue, segment) };
+        } else if segment.used() == 0 {
+          self.keep_empty(index);
         }
       }
       // SAFETY: forwarded from the caller.
