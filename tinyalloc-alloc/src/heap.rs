@@ -46,7 +46,7 @@ use crate::manager::{
   release_span, unmap_huge,
 };
 use crate::segment::{
-  Kind, Segment, VACANT, header_at, header_of_raw, place_of, segment_of,
+  Block, Kind, Segment, VACANT, header_at, header_of_raw, place_of, segment_of,
 };
 use crate::stats::{ClassCounters, Counter, GLOBAL, StatsBuilder, add};
 use crate::sync::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
@@ -623,6 +623,7 @@ impl Heap {
         index,
         NonNull::from(self),
         NonNull::from(&self.classes[index].counters),
+        span.zeroed,
       )
     };
     GLOBAL.add(Counter::Segments, 1);
@@ -759,7 +760,6 @@ impl Heap {
     segment.flush_counts();
     // SAFETY: forwarded from the caller.
     unsafe { queue.partial.remove_unchecked(NonNull::from(segment)) };
-    segment.clear_carved();
     segment.release();
     GLOBAL.sub(Counter::Segments, 1);
     release_span(segment.start(), 1);
@@ -1044,9 +1044,18 @@ impl Heap {
         usable,
       )
     };
+    let block = segment.block();
+    if !span.zeroed {
+      // The span may have been a small segment whose free blocks carried
+      // free tags; a block shrunk by `realloc` into a small one copies its
+      // first words there, and a stale tag in the second would make that
+      // block's free look like a double free (a reviewer's finding).
+      // SAFETY: a large block is far longer than a free block's two words.
+      unsafe { block.write_bytes(0, size_of::<Block>()) };
+    }
     GLOBAL.add(Counter::LargeAllocs, 1);
     GLOBAL.add(Counter::LargeLive, usable);
-    Ok((segment.block(), span.zeroed))
+    Ok((block, span.zeroed))
   }
 
   /// Checks the heap's invariants (owner only): every queued segment is

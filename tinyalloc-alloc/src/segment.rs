@@ -205,6 +205,13 @@ pub(crate) struct Segment {
   /// The code of one block (`multiplier * size`, wrapping): the step
   /// between the codes of consecutive blocks.
   code_step: u64,
+  /// The memory held blocks or data before this header was written (it
+  /// was not fresh from the OS), so carving clears it: stale free tags of
+  /// an earlier class, at other offsets, would otherwise sit in the new
+  /// blocks' bytes, and a program copying such uninitialised bytes into
+  /// the second word of a live block would make its free look like a
+  /// double free (a reviewer's finding).
+  stale: Cell<bool>,
   /// The owning heap's counters for this class.
   counters: NonNull<ClassCounters>,
   /// A [`Kind`] as its `u8`.
@@ -489,6 +496,7 @@ impl Segment {
       code_limit: Cell::new(0),
       code_limit_shared: AtomicU64::new(0),
       code_step: 0,
+      stale: Cell::new(false),
       counters: NonNull::from_ref(&UNCOUNTED),
       link: UnsafeCell::new(Link::new()),
       extent: Cell::new(0),
@@ -512,6 +520,7 @@ impl Segment {
     class_index: usize,
     heap: NonNull<Heap>,
     counters: NonNull<ClassCounters>,
+    zeroed: bool,
   ) -> &'seg Segment {
     let class = class(class_index);
     let fixed = Fixed {
@@ -525,6 +534,7 @@ impl Segment {
     segment.class.store(class_index as u8, Ordering::Relaxed);
     segment.heap.store(heap.as_ptr(), Ordering::Relaxed);
     segment.local.store(heap.as_ptr(), Ordering::Relaxed);
+    segment.stale.set(!zeroed);
     segment
   }
 
@@ -979,6 +989,12 @@ impl Segment {
       return false;
     }
     let count = (budget / class.size()).clamp(1, remaining);
+    if self.stale.get() {
+      let first = self.block_at(class, carved).cast::<u8>();
+      // SAFETY: the tail blocks were never handed out in this life of the
+      // segment; they are ours and lie in it.
+      unsafe { first.write_bytes(0, count * class.size()) };
+    }
     let tag = self.tag();
     let mut head = self.free.get();
     for index in (carved..carved + count).rev() {
@@ -994,21 +1010,6 @@ impl Segment {
     self.code_limit.set(limit);
     self.code_limit_shared.store(limit, Ordering::Relaxed);
     true
-  }
-
-  /// Zeroes the carved blocks of an empty small segment that goes back to
-  /// its arena, so that no free tag outlives it: the memory may next be a
-  /// block of another class or a large block, whose uninitialised bytes a
-  /// program may copy into the second word of a live block, whose free
-  /// would then look like a double free (a reviewer's finding). The pages
-  /// are resident already (carved means touched).
-  pub(crate) fn clear_carved(&self) {
-    debug_assert!(self.used() == 0, "only an empty segment is cleared");
-    let class = self.class();
-    let first = self.block_at(class, 0).cast::<u8>();
-    // SAFETY: every carved block is free (the segment is empty) and lies
-    // in the segment.
-    unsafe { first.write_bytes(0, self.carved() * class.size()) };
   }
 
   /// Blocks taken from the untouched tail so far (owner only).

@@ -204,9 +204,29 @@ fn the_vacant_segment_gives_nothing_and_fresh_heaps_point_there() {
 /// be an adopted one, with segments of its own).
 fn unused_class(heap: &Heap, from: usize) -> usize {
   (from..CLASS_COUNT)
-    // SAFETY: the tests only pass heaps their thread owns.
-    .find(|&index| unsafe { heap.current(index) }.is_none())
+    .find(|&index| {
+      // SAFETY: the tests only pass heaps their thread owns.
+      let queue = unsafe { heap.queue(index) };
+      queue.partial.is_empty() && queue.full.is_empty()
+    })
     .expect("a class without a segment")
+}
+
+/// The lock of an abandoned heap, let go when dropped: a failed assertion
+/// while holding it must not leave other tests spinning on it.
+struct Held<'heap>(&'heap Heap);
+
+impl<'heap> Held<'heap> {
+  fn new(heap: &'heap Heap) -> Self {
+    assert!(heap.try_lock(), "no one else acts on the abandoned heap");
+    Self(heap)
+  }
+}
+
+impl Drop for Held<'_> {
+  fn drop(&mut self) {
+    self.0.unlock();
+  }
 }
 
 #[test]
@@ -282,6 +302,32 @@ fn flushing_counts_keeps_at_most_one_segment_emptied_by_remote_frees() {
     let queue = unsafe { heap.queue(index) };
     assert!(queue.full.is_empty(), "the full segments came back");
     assert_eq!(queue.partial.len(), 1, "one empty segment kept, no more");
+  });
+}
+
+#[test]
+fn a_large_block_on_reused_memory_starts_with_no_stale_tag() {
+  const SIZE: usize = 3 * SEGMENT_SIZE;
+  const ATTEMPTS: usize = 10;
+  with_heap(|heap| {
+    // Another test may take the freed span first: try until it comes back.
+    let reused = (0..ATTEMPTS).any(|_| {
+      let block = alloc(heap, SIZE);
+      // SAFETY: the block is ours and longer than two words.
+      unsafe { block.cast::<usize>().write_bytes(0xA5, 2) };
+      free(heap, block);
+      let again = alloc(heap, SIZE);
+      // SAFETY: as above.
+      let words =
+        unsafe { slice::from_raw_parts(again.cast::<usize>().as_ptr(), 2) };
+      let same = again == block;
+      if same {
+        assert_eq!(words, [0, 0], "no stale word where a tag could sit");
+      }
+      free(heap, again);
+      same
+    });
+    assert!(reused, "the freed span came back at least once");
   });
 }
 
@@ -374,20 +420,19 @@ fn full_segments_come_back_after_remote_frees() {
 #[test]
 fn frees_into_an_abandoned_heap_release_its_segments() {
   const BLOCKS: usize = 5000;
-  const SIZE: usize = 512;
   const ADOPTION_RETRIES: usize = 10;
   // Another test may adopt the heap between its thread's exit and the
-  // pool lock below; then we free its blocks from here (remote frees into
-  // the adopter's heap) and try again with a new thread.
-  let (blocks, heap, pool) = (0..ADOPTION_RETRIES)
+  // pool lock below; then we try again with a new thread.
+  let (blocks, heap, index, pool) = (0..ADOPTION_RETRIES)
     .find_map(|_| {
-      let (blocks, heap_address) = thread::spawn(|| {
+      let (blocks, heap_address, index) = thread::spawn(|| {
         with_heap(|heap| {
-          // SAFETY: the heap is ours.
+          // A class the heap (maybe adopted) has no segment in.
+          let index = unused_class(heap, 0);
           let blocks: Vec<usize> = (0..BLOCKS)
-            .map(|_| unsafe { heap.malloc(SIZE) }.unwrap().addr().get())
+            .map(|_| alloc(heap, class(index).size()).addr().get())
             .collect();
-          (blocks, heap as *const Heap as usize)
+          (blocks, heap as *const Heap as usize, index)
         })
       })
       .join()
@@ -399,32 +444,24 @@ fn frees_into_an_abandoned_heap_release_its_segments() {
       // In the pool (not only flagged abandoned: a test may flag a heap
       // it adopted), so nobody can take it while we hold the pool.
       if pool.contains(NonNull::from(heap)) {
-        return Some((blocks, heap, pool));
+        return Some((blocks, heap, index, pool));
       }
-      drop(pool);
-      for address in blocks {
-        // SAFETY: each block is freed once (the adopter frees none of
-        // them: they are ours).
-        unsafe { Heap::free(&UNOWNED_HEAP, pointer(address)) };
-      }
+      // Adopted: the blocks stay live in the adopter's heap (freeing them
+      // would change the counts another test is checking).
+      drop((pool, blocks));
       None
     })
     .expect("the abandoned heap stays in the pool at least once");
   for address in blocks {
     // SAFETY: each block is freed once.
-    unsafe {
-      Heap::free(&UNOWNED_HEAP, NonNull::new(address as *mut u8).unwrap())
-    };
+    unsafe { Heap::free(&UNOWNED_HEAP, pointer(address)) };
   }
-  assert!(heap.try_lock(), "no one else acts on the abandoned heap");
+  let held = Held::new(heap);
   // SAFETY: holding the lock of an abandoned heap makes us its owner.
-  let queue = unsafe { heap.queue(class_of(SIZE)) };
+  let queue = unsafe { heap.queue(index) };
   assert!(queue.full.is_empty());
   assert!(queue.partial.is_empty(), "every empty segment went back");
-  // SAFETY: queued segments are live.
-  let used = |segment: NonNull<Segment>| unsafe { segment.as_ref() }.used();
-  assert!(queue.partial.iter().all(|segment| used(segment) == 0));
-  heap.unlock();
+  drop(held);
   drop(pool);
 }
 
@@ -676,12 +713,7 @@ fn a_remote_free_racing_the_abandon_does_not_pin_the_segment() {
     let heap = unsafe { owned.as_ref() };
     // A class in which the heap (maybe adopted from another test) has no
     // segment, so both blocks come from a fresh one only they use.
-    let index = (0..CLASS_COUNT)
-      // SAFETY: we own the heap.
-      .find(|&index| unsafe { heap.queue(index) }.full.is_empty()
-        // SAFETY: as above.
-        && unsafe { heap.queue(index) }.partial.is_empty())
-      .expect("a class without a segment");
+    let index = unused_class(heap, 0);
     let size = class(index).size();
     let first = alloc(heap, size).addr().get();
     let last = alloc(heap, size).addr().get();
@@ -704,7 +736,7 @@ fn a_remote_free_racing_the_abandon_does_not_pin_the_segment() {
   unsafe { Heap::free(&UNOWNED_HEAP, pointer(last)) };
   // SAFETY: heaps live forever.
   let heap = unsafe { &*ptr::with_exposed_provenance::<Heap>(heap_address) };
-  assert!(heap.try_lock(), "nobody holds the abandoned heap");
+  let held = Held::new(heap);
   // SAFETY: we hold the lock of the abandoned heap.
   let queue = unsafe { heap.queue(index) };
   // Only this segment: the heap may have been adopted from another test,
@@ -712,7 +744,7 @@ fn a_remote_free_racing_the_abandon_does_not_pin_the_segment() {
   // SAFETY: `last` came from us; its header place is mapped.
   let segment = NonNull::from(unsafe { header_at(pointer(last).as_ptr()) });
   let queued = queue.partial.contains(segment) || queue.full.contains(segment);
-  heap.unlock();
+  drop(held);
   assert!(!queued, "every block is free, so the segment went back");
 }
 

@@ -11,7 +11,7 @@ use tinyalloc_sys::{Mapper, PosixMapper};
 use super::*;
 use crate::class::{CLASS_COUNT, class};
 use crate::config::SEGMENT_SIZE;
-use crate::manager::init;
+use crate::manager::{init, page_size};
 
 /// A segment-aligned mapping for one test segment, unmapped on drop.
 struct TestSegment {
@@ -27,6 +27,16 @@ impl TestSegment {
   }
 
   fn small<'seg>(&self, class_index: usize) -> &'seg Segment {
+    self.small_over(class_index, true)
+  }
+
+  /// A small segment over the mapping, which holds an earlier one's
+  /// blocks unless `zeroed`.
+  fn small_over<'seg>(
+    &self,
+    class_index: usize,
+    zeroed: bool,
+  ) -> &'seg Segment {
     // SAFETY: the mapping is ours, segment-aligned and unused.
     unsafe {
       Segment::init_small(
@@ -34,6 +44,7 @@ impl TestSegment {
         class_index,
         NonNull::dangling(),
         NonNull::from(&UNCOUNTED),
+        zeroed,
       )
     }
   }
@@ -250,24 +261,32 @@ fn the_pops_half_of_the_tally_wraps_without_touching_the_used_count() {
 }
 
 #[test]
-fn an_empty_segment_cleared_for_release_keeps_no_tag() {
+fn a_reused_segment_is_cleared_as_it_is_carved() {
   let memory = TestSegment::new();
-  let segment = memory.small(0);
-  segment.extend(SEGMENT_SIZE);
-  let head = segment.free.get().expect("carved blocks").cast::<u8>();
-  assert!(segment.is_tagged(head), "free blocks are tagged");
-  segment.clear_carved();
-  let words = SEGMENT_SIZE / size_of::<usize>();
-  let start = segment.start().cast::<usize>();
-  let tag = segment.tag();
-  // Every word of the segment, the header's included (it names the heap
-  // until `release`, which clears that).
-  segment.release();
-  for word in 0..words {
-    // SAFETY: the word lies in the test mapping.
-    let place = unsafe { start.add(word) };
-    // SAFETY: as above; the mapping is initialised (zero or written).
-    let value = unsafe { place.read() };
-    assert_ne!(value, tag, "word {word} holds the free tag");
+  let first = memory.small(0);
+  first.extend(SEGMENT_SIZE);
+  let tag = first.tag();
+  let head = first.free.get().expect("carved blocks").cast::<u8>();
+  assert!(first.is_tagged(head), "free blocks are tagged");
+  // The same memory for a class three times as large, not fresh: the
+  // earlier blocks' tags sit in the middle of the new ones.
+  let larger = (1..CLASS_COUNT)
+    .find(|&index| class(index).size() == 3 * class(0).size())
+    .expect("a class three times the smallest");
+  let second = memory.small_over(larger, false);
+  second.extend(page_size());
+  let words = class(larger).size() / size_of::<usize>();
+  let mut carved = 0;
+  while let Some(block) = second.pop() {
+    carved += 1;
+    for word in 2..words {
+      // SAFETY: the block is ours and `words` words long.
+      let place = unsafe { block.cast::<usize>().add(word) };
+      // SAFETY: as above; carved memory is initialised (zero or ours).
+      let value = unsafe { place.read() };
+      assert_eq!(value, 0, "word {word} of a fresh block");
+      assert_ne!(value, tag);
+    }
   }
+  assert!(carved > 0);
 }
