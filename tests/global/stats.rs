@@ -1,7 +1,8 @@
 //! The counters of `tinyalloc::stats()` move by exactly what a quiet
-//! single-threaded burst does, and the purge thread brings committed bytes
-//! down while the program only sleeps (each in a child process, so no
-//! other test allocates meanwhile).
+//! single-threaded burst does, the purge thread brings committed bytes
+//! down while the program only sleeps, and `tinyalloc::collect()` reports
+//! what it gave back (each in a child process, so no other test allocates
+//! meanwhile).
 
 use std::alloc::{Layout, alloc, dealloc};
 use std::ptr::NonNull;
@@ -172,5 +173,19 @@ isolated_test! {
       busy.saturating_sub(stats().committed_bytes()) >= QUIET_GIVEN_BACK
     });
     assert!(given_back, "still committed: {:?}", stats());
+  }
+}
+
+isolated_test! {
+  fn collect_reports_what_it_gave_back() {
+    let blocks: Vec<Vec<u8>> =
+      (0..QUIET_BLOCKS).map(|index| vec![index as u8; QUIET_SIZE]).collect();
+    let busy = stats().committed_bytes();
+    drop(blocks);
+    let released = tinyalloc::collect();
+    let after = stats().committed_bytes();
+    assert!(released >= QUIET_GIVEN_BACK, "released {released}");
+    assert!(busy.saturating_sub(after) >= released, "{busy} -> {after}");
+    assert_eq!(tinyalloc::collect(), 0, "nothing left to give back");
   }
 }

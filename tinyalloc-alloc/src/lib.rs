@@ -20,7 +20,7 @@ use manager::{
   init, lock_for_fork, next_purge_due, now, purge_all, purge_due,
   set_purge_delay, unlock_after_fork,
 };
-use stats::StatsBuilder;
+use stats::{Counter, GLOBAL, StatsBuilder};
 
 /// Alignment of every block: the C `max_align_t`. Requests aligned to at
 /// most this take the plain paths.
@@ -44,16 +44,20 @@ pub unsafe fn stats(heap: Option<&Heap>) -> Stats {
 }
 
 /// Gives back to the OS whatever can go: the calling thread's empty
-/// segments (if it has a heap) and every arena's free pages, now.
+/// segments (if it has a heap) and every arena's free pages, now. Returns
+/// how many committed bytes went back meanwhile (other threads may commit
+/// or give back some at the same time).
 ///
 /// # Safety
 /// `heap`, if given, is owned by the calling thread.
-pub unsafe fn collect(heap: Option<&Heap>) {
+pub unsafe fn collect(heap: Option<&Heap>) -> usize {
+  let before = GLOBAL.get(Counter::Committed);
   if let Some(heap) = heap {
     // SAFETY: forwarded from the caller.
     unsafe { heap.collect() };
   }
   purge_all();
+  before.saturating_sub(GLOBAL.get(Counter::Committed))
 }
 
 /// Runs the purge checks that are due now, as any slow-path call of the
