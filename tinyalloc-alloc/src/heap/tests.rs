@@ -134,14 +134,7 @@ fn counts_are_exact_once_flushed_remote_frees_included() {
       .iter()
       .map(|block| block.addr().get())
       .collect();
-    thread::spawn(move || {
-      for address in remote {
-        // SAFETY: each block is freed once, by this thread alone.
-        unsafe { Heap::free(&UNOWNED_HEAP, pointer(address)) };
-      }
-    })
-    .join()
-    .expect("the remote freer ends");
+    free_remotely(remote);
     // SAFETY: the heap is ours.
     unsafe { heap.flush_counts() };
     let after = totals(heap);
@@ -288,14 +281,7 @@ fn flushing_counts_keeps_at_most_one_segment_emptied_by_remote_frees() {
     let blocks: Vec<usize> = (0..3 * class(index).blocks())
       .map(|_| alloc(heap, size).addr().get())
       .collect();
-    thread::spawn(move || {
-      for address in blocks {
-        // SAFETY: each block is freed once, from a thread without a heap.
-        unsafe { Heap::free(&UNOWNED_HEAP, pointer(address)) };
-      }
-    })
-    .join()
-    .expect("the remote freer ends");
+    free_remotely(blocks);
     // SAFETY: this thread owns the heap.
     unsafe { heap.flush_counts() };
     // SAFETY: as above.
@@ -385,17 +371,7 @@ fn full_segments_come_back_after_remote_frees() {
   let blocks: Vec<usize> = (0..200)
     .map(|_| unsafe { owner.malloc(class_size) }.unwrap().addr().get())
     .collect();
-  let freed = blocks.clone();
-  thread::spawn(move || {
-    for address in freed {
-      // SAFETY: each block is freed once, from a thread without a heap.
-      unsafe {
-        Heap::free(&UNOWNED_HEAP, NonNull::new(address as *mut u8).unwrap())
-      };
-    }
-  })
-  .join()
-  .unwrap();
+  free_remotely(blocks.clone());
   // Every segment got remote frees: the next allocations reuse them all
   // before any new segment is needed (the current segment may first hand
   // out its uncarved tail).
@@ -591,6 +567,19 @@ fn pointer(address: usize) -> NonNull<u8> {
   NonNull::new(address as *mut u8).unwrap()
 }
 
+/// Frees the blocks at `addresses` from a new thread without a heap of its
+/// own (every free is a remote one), and waits for it.
+fn free_remotely(addresses: Vec<usize>) {
+  thread::spawn(move || {
+    for address in addresses {
+      // SAFETY: the tests pass each live block once.
+      unsafe { Heap::free(&UNOWNED_HEAP, pointer(address)) };
+    }
+  })
+  .join()
+  .expect("the remote freer ends");
+}
+
 fn check_no_overlap(live: &[Live]) {
   let mut sorted: BTreeMap<usize, usize> = BTreeMap::new();
   for block in live {
@@ -721,12 +710,7 @@ fn a_remote_free_racing_the_abandon_does_not_pin_the_segment() {
     // and its flag.
     // SAFETY: we own the heap.
     unsafe { heap.collect() };
-    thread::spawn(move || {
-      // SAFETY: freed once.
-      unsafe { Heap::free(&UNOWNED_HEAP, pointer(first)) }
-    })
-    .join()
-    .expect("the remote freer ends");
+    free_remotely(Vec::from([first]));
     heap.abandoned.store(true, Ordering::SeqCst);
     (last, ptr::from_ref(heap).expose_provenance(), index)
   })
