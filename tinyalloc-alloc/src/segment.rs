@@ -170,14 +170,13 @@ pub(crate) struct Segment {
   // The first cache line holds everything the owner's fast paths touch
   // (a header per 128 KiB means every header maps to the same cache sets,
   // so each one should cost a single line).
-  /// `address ^ secret ^ kind` while in use; also the free tag of its
-  /// blocks.
+  /// `address ^ secret ^ kind` while in use.
   cookie: AtomicUsize,
-  /// Low half: blocks not on `free` and not in the untouched tail (the
-  /// segment's *used* count). High half: blocks popped since the counts
-  /// were last flushed to the heap. One add counts an allocation in both,
-  /// so the fast paths store no counter of their own (see
-  /// [`Segment::flush_counts`]).
+  /// Low bits: blocks not on `free` and not in the untouched tail (the
+  /// segment's *used* count). High bits, from [`TALLY_POPS_SHIFT`]: blocks
+  /// popped since the counts were last flushed to the heap. One add counts
+  /// an allocation in both, so the fast paths store no counter of their
+  /// own (see [`Segment::flush_counts`]).
   tally: Cell<u64>,
   /// The owning heap while the segment is on its partial list, null
   /// otherwise: the owner's fast free compares its heap with this one
@@ -202,9 +201,6 @@ pub(crate) struct Segment {
   /// owner).
   code_limit_shared: AtomicU64,
   // Slow paths only from here.
-  /// The code of one block (`multiplier * size`, wrapping): the step
-  /// between the codes of consecutive blocks.
-  code_step: u64,
   /// The memory held blocks or data before this header was written (it
   /// was not fresh from the OS), so carving clears it: stale free tags of
   /// an earlier class, at other offsets, would otherwise sit in the new
@@ -371,7 +367,6 @@ pub(crate) unsafe fn segment_of<'seg>(
 struct Fixed {
   area_place: usize,
   multiplier: u64,
-  code_step: u64,
   counters: NonNull<ClassCounters>,
 }
 
@@ -407,7 +402,6 @@ impl Fixed {
     Self {
       area_place: 0,
       multiplier: 0,
-      code_step: 0,
       counters: NonNull::from(&UNCOUNTED),
     }
   }
@@ -467,7 +461,6 @@ impl Segment {
       kind: AtomicU8::new(kind as u8),
       area_place: fixed.area_place,
       multiplier: fixed.multiplier,
-      code_step: fixed.code_step,
       counters: fixed.counters,
       base: Cell::new(start.addr().get()),
       ..Self::vacant()
@@ -495,7 +488,6 @@ impl Segment {
       multiplier: 0,
       code_limit: Cell::new(0),
       code_limit_shared: AtomicU64::new(0),
-      code_step: 0,
       stale: Cell::new(false),
       counters: NonNull::from_ref(&UNCOUNTED),
       link: UnsafeCell::new(Link::new()),
@@ -526,7 +518,6 @@ impl Segment {
     let fixed = Fixed {
       area_place: place_of(start.as_ptr().wrapping_add(class.area_offset())),
       multiplier: multiplier_of(class.size()),
-      code_step: code_step_of(class.size()),
       counters,
     };
     // SAFETY: forwarded from the caller.
@@ -767,7 +758,7 @@ impl Segment {
     let block = self.free.get()?;
     // SAFETY: blocks on the owner's free list are free and linked.
     self.free.set(unsafe { next_of(block) });
-    // Wrapping: the pops half counts modulo 2^32 between flushes.
+    // Wrapping: the pops bits count modulo 2^34 between flushes.
     self.tally.set(self.tally.get().wrapping_add(TALLY_POP));
     // SAFETY: the block is ours until it is returned.
     unsafe { set_tag(block, 0) };
@@ -848,13 +839,13 @@ impl Segment {
     if !self.is_carved_block(pointer) {
       return Err(Fault::NotABlock);
     }
-    let cookie = self.tag();
+    let tag = self.tag();
     // SAFETY: a carved block is at least two words long.
     let word = unsafe { tag_word(pointer.cast()) };
     // SAFETY: the word is ours and aligned; other threads touching it now
     // (a racing double free) do so atomically too.
-    let tag = unsafe { AtomicUsize::from_ptr(word.as_ptr()) };
-    if tag.swap(cookie, Ordering::Relaxed) == cookie {
+    let word = unsafe { AtomicUsize::from_ptr(word.as_ptr()) };
+    if word.swap(tag, Ordering::Relaxed) == tag {
       return Err(Fault::DoubleFree);
     }
     let block = pointer.cast::<Block>();
@@ -938,7 +929,7 @@ impl Segment {
     let carved = self.carved();
     assert!(carved <= class.blocks(), "carved within the segment");
     assert_eq!(
-      self.code_limit.get() % self.code_step,
+      self.code_limit.get() % self.code_step(),
       0,
       "whole blocks are carved"
     );
@@ -1006,15 +997,21 @@ impl Segment {
       head = Some(block);
     }
     self.free.set(head);
-    let limit = (carved + count) as u64 * self.code_step;
+    let limit = (carved + count) as u64 * self.code_step();
     self.code_limit.set(limit);
     self.code_limit_shared.store(limit, Ordering::Relaxed);
     true
   }
 
+  /// The code of one block of a small segment: the step between the codes
+  /// of consecutive blocks (see [`multiplier_of`]).
+  fn code_step(&self) -> u64 {
+    code_step_of(self.class().size())
+  }
+
   /// Blocks taken from the untouched tail so far (owner only).
   fn carved(&self) -> usize {
-    (self.code_limit.get() / self.code_step) as usize
+    (self.code_limit.get() / self.code_step()) as usize
   }
 
   /// Whether the owner's free list has a block.

@@ -114,7 +114,7 @@ pub(crate) static GLOBAL: Counters = Counters {
 /// another thread counts as freed once its owner collects it. So the
 /// counts of the calling thread and of exited threads are exact, and those
 /// of threads still running are as of their last slow path. Allocations
-/// from one segment between two slow paths are counted modulo 2^32.
+/// from one segment between two slow paths are counted modulo 2^34.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, CopyGetters)]
 #[getset(get_copy = "pub")]
 pub struct Stats {

@@ -243,7 +243,7 @@ fn single_headers_describe_their_block() {
 }
 
 #[test]
-fn the_pops_half_of_the_tally_wraps_without_touching_the_used_count() {
+fn the_pops_bits_of_the_tally_wrap_without_touching_the_used_count() {
   let memory = TestSegment::new();
   let segment = memory.small(0);
   segment.extend(4096);
