@@ -647,11 +647,8 @@ impl Heap {
     if let Err(fault) = segment.push_local(pointer) {
       fault.report(pointer.addr().get());
     }
-    segment.flush_counts();
-    if segment.used() == 0 || segment.is_full() {
-      // SAFETY: forwarded from the caller.
-      unsafe { self.free_local_slow(segment) };
-    }
+    // SAFETY: forwarded from the caller.
+    unsafe { self.settle(segment) };
   }
 
   /// Brings a segment's remote frees home and updates its place: requeued
@@ -662,6 +659,17 @@ impl Heap {
   /// `segment` is one of its segments.
   unsafe fn tend(&self, segment: &Segment) {
     self.collect_segment(segment);
+    // SAFETY: forwarded from the caller.
+    unsafe { self.settle(segment) };
+  }
+
+  /// After blocks came back to a segment: flushes its counts, and moves it
+  /// if it was full or became empty.
+  ///
+  /// # Safety
+  /// As [`Heap::tend`].
+  #[inline]
+  unsafe fn settle(&self, segment: &Segment) {
     segment.flush_counts();
     if segment.used() == 0 || segment.is_full() {
       // SAFETY: forwarded from the caller.
@@ -684,23 +692,40 @@ impl Heap {
       // SAFETY: the flag says it is on the full list.
       unsafe { Self::move_to_partial(queue, segment) };
     }
-    // An owned heap keeps one empty segment per class, so a thread that
-    // frees and allocates one block in turn does not claim a segment each
-    // time; an abandoned heap keeps none.
-    let keep = !self.abandoned.load(Ordering::Relaxed);
-    if segment.used() == 0 && (queue.partial.len() > 1 || !keep) {
-      // SAFETY: forwarded from the caller; the segment is on the partial
-      // list and empty.
-      unsafe { Self::retire(queue, segment) };
-    } else if segment.used() == 0 {
-      self.keep_empty(index);
-    }
+    // SAFETY: forwarded from the caller; the segment is on the partial
+    // list now.
+    unsafe { self.retire_unless_kept(queue, index, segment) };
     // The slots are rewritten only if the head changed: a lone block
     // allocated and freed in turn empties its segment every time, and a
     // class up to 1 KiB has up to 136 slots.
     if queue.partial.head() != head {
       // SAFETY: forwarded from the caller.
       unsafe { self.set_direct(index, queue.partial.head()) };
+    }
+  }
+
+  /// Retires `segment`, of class `index`, if it is empty, unless it is the
+  /// one empty segment an owned heap keeps per class, so that a thread that
+  /// frees and allocates one block in turn does not claim a segment each
+  /// time; an abandoned heap keeps none.
+  ///
+  /// # Safety
+  /// The caller owns the heap, and `segment` is on `queue.partial`.
+  unsafe fn retire_unless_kept(
+    &self,
+    queue: &mut Queue,
+    index: usize,
+    segment: &Segment,
+  ) {
+    if segment.used() != 0 {
+      return;
+    }
+    let keep = !self.abandoned.load(Ordering::Relaxed);
+    if queue.partial.len() > 1 || !keep {
+      // SAFETY: forwarded from the caller; the segment is empty.
+      unsafe { Self::retire(queue, segment) };
+    } else {
+      self.keep_empty(index);
     }
   }
 
@@ -789,14 +814,9 @@ impl Heap {
         let segment = unsafe { seg(pointer) };
         self.collect_segment(segment);
         segment.flush_counts();
-        // Collected remote frees may have emptied it: the class keeps one
-        // empty segment at most, as on the free path.
-        if segment.used() == 0 && queue.partial.len() > 1 {
-          // SAFETY: empty and on the partial list.
-          unsafe { Self::retire(queue, segment) };
-        } else if segment.used() == 0 {
-          self.keep_empty(index);
-        }
+        // Collected remote frees may have emptied it.
+        // SAFETY: forwarded from the caller; on the partial list.
+        unsafe { self.retire_unless_kept(queue, index, segment) };
       }
       // SAFETY: forwarded from the caller.
       unsafe { self.set_direct(index, queue.partial.head()) };
