@@ -153,10 +153,16 @@ fn counts_are_exact_once_flushed_remote_frees_included() {
 
 #[test]
 fn the_home_test_takes_exactly_the_home_arena_and_never_null() {
+  /// Where x86-64 Linux puts a PIE program's image, and the top page of
+  /// its user space: addresses a program holds.
+  const PROGRAM_IMAGE: usize = 0x5555_5555_0000;
+  const USER_SPACE_TOP: usize = 0x7fff_ffff_f000;
+  /// Some arena-aligned address for the home arena.
+  const HOME: usize = 7 * ARENA_SIZE;
   let heap = Heap::new();
   // Before a first segment, nothing a program holds is home: only the
   // kernel-space arena place below the top one is (see `NO_ARENA`).
-  let user_space = [1, SEGMENT_SIZE, 0x5555_5555_0000, 0x7fff_ffff_f000];
+  let user_space = [1, SEGMENT_SIZE, PROGRAM_IMAGE, USER_SPACE_TOP];
   for address in user_space.into_iter().chain([usize::MAX, NO_ARENA]) {
     let pointer = ptr::without_provenance_mut(address);
     assert_eq!(heap.home_place(pointer), None, "address {address:#x}");
@@ -164,7 +170,7 @@ fn the_home_test_takes_exactly_the_home_arena_and_never_null() {
   let kernel = ptr::without_provenance_mut(NO_ARENA + 1);
   assert_eq!(heap.home_place(kernel), Some(0));
   assert_eq!(heap.home_place(ptr::null_mut()), None, "null is never home");
-  let home = 7 * ARENA_SIZE;
+  let home = HOME;
   heap.home_arena.store(home, Ordering::Relaxed);
   for (address, place) in [
     (home, None),
@@ -275,10 +281,14 @@ fn alternating_lone_blocks_of_two_classes_claim_no_segment_each_time() {
 
 #[test]
 fn flushing_counts_keeps_at_most_one_segment_emptied_by_remote_frees() {
+  /// Segments' worth of blocks allocated, then freed remotely.
+  const SEGMENTS: usize = 3;
+  /// A block size with few blocks per segment.
+  const LARGISH: usize = 1024;
   with_heap(|heap| {
-    let index = unused_class(heap, class_of(1024));
+    let index = unused_class(heap, class_of(LARGISH));
     let size = class(index).size();
-    let blocks: Vec<usize> = (0..3 * class(index).blocks())
+    let blocks: Vec<usize> = (0..SEGMENTS * class(index).blocks())
       .map(|_| alloc(heap, size).addr().get())
       .collect();
     free_remotely(blocks);
@@ -295,12 +305,14 @@ fn flushing_counts_keeps_at_most_one_segment_emptied_by_remote_frees() {
 fn a_large_block_on_reused_memory_starts_with_no_stale_tag() {
   const SIZE: usize = 3 * SEGMENT_SIZE;
   const ATTEMPTS: usize = 10;
+  /// What the program leaves in the block before freeing it.
+  const OLD_BYTE: u8 = 0xA5;
   with_heap(|heap| {
     // Another test may take the freed span first: try until it comes back.
     let reused = (0..ATTEMPTS).any(|_| {
       let block = alloc(heap, SIZE);
       // SAFETY: the block is ours and longer than two words.
-      unsafe { block.cast::<usize>().write_bytes(0xA5, 2) };
+      unsafe { block.cast::<usize>().write_bytes(OLD_BYTE, 2) };
       free(heap, block);
       let again = alloc(heap, SIZE);
       // SAFETY: as above.
