@@ -462,6 +462,11 @@ impl Heap {
 
   /// The slow path of small allocation: find or make a segment with room.
   ///
+  /// Blocks already carved come first, wherever they wait: on another
+  /// partial segment's list, or freed by other threads into a full
+  /// segment. A page is carved only when none is left, so that blocks
+  /// freed remotely are reused before the heap touches new memory.
+  ///
   /// # Safety
   /// The caller owns the heap.
   #[cold]
@@ -482,43 +487,128 @@ impl Heap {
       }
     }
     // SAFETY: forwarded from the caller.
+    if let Some(block) = unsafe { self.carve_in_queue(index) } {
+      return Ok(block);
+    }
+    // SAFETY: forwarded from the caller.
     let segment = unsafe { self.add_segment(index) }?;
     segment.extend(page_size());
     let block = segment.pop().ok_or(AllocError::OutOfMemory)?;
     Ok(block)
   }
 
-  /// Pops a block from the partial segments of class `index`, moving the
-  /// ones without room to the full list.
+  /// Pops a carved block from the partial segments of class `index`,
+  /// collecting their remote frees, and moves the segment it came from to
+  /// the head of the list. Segments with neither a free block nor a tail
+  /// to carve move to the full list; those with a tail move behind the
+  /// others, for [`Heap::carve_in_queue`] (left at the head, they would be
+  /// stepped over on every refill).
   ///
   /// # Safety
   /// The caller owns the heap.
   unsafe fn pop_from_queue(&self, index: usize) -> Option<NonNull<u8>> {
     // SAFETY: forwarded from the caller.
     let queue = unsafe { self.queue(index) };
-    while let Some(head) = queue.partial.head() {
+    let head = queue.partial.head();
+    let mut cursor = head;
+    let mut first_kept = None;
+    let mut found = None;
+    while let Some(pointer) = cursor {
+      if first_kept == Some(pointer) {
+        break;
+      }
+      // SAFETY: the segment is on this partial list.
+      cursor = unsafe { queue.partial.next_of(pointer) };
       // SAFETY: queued in our heap.
-      let segment = unsafe { seg(head) };
+      let segment = unsafe { seg(pointer) };
       self.collect_segment(segment);
       segment.flush_counts();
-      if !segment.has_free() {
-        segment.extend(page_size());
-      }
       if let Some(block) = segment.pop() {
-        return Some(block);
+        // SAFETY: the segment is on this partial list.
+        unsafe { Self::bring_to_front(queue, pointer) };
+        found = Some(block);
+        break;
       }
-      // SAFETY: forwarded from the caller; the segment is queued here.
-      unsafe { self.move_to_full(queue, segment) };
+      if !segment.can_extend() {
+        // SAFETY: the segment is on this partial list.
+        unsafe { Self::move_to_full(queue, segment) };
+      } else if cursor.is_some() {
+        first_kept.get_or_insert(pointer);
+        // SAFETY: the segment is on this partial list.
+        unsafe { Self::move_to_back(queue, pointer) };
+      }
+    }
+    if queue.partial.head() != head {
+      // SAFETY: forwarded from the caller.
+      unsafe { self.set_direct(index, queue.partial.head()) };
+    }
+    found
+  }
+
+  /// Carves a page in the first partial segment of class `index` with an
+  /// untouched tail, and pops a block from it.
+  ///
+  /// # Safety
+  /// The caller owns the heap.
+  unsafe fn carve_in_queue(&self, index: usize) -> Option<NonNull<u8>> {
+    // SAFETY: forwarded from the caller.
+    let queue = unsafe { self.queue(index) };
+    let head = queue.partial.head();
+    let mut cursor = head;
+    while let Some(pointer) = cursor {
+      // SAFETY: the segment is on this partial list.
+      cursor = unsafe { queue.partial.next_of(pointer) };
+      // SAFETY: queued in our heap.
+      let segment = unsafe { seg(pointer) };
+      if segment.extend(page_size()) {
+        // SAFETY: the segment is on this partial list.
+        unsafe { Self::bring_to_front(queue, pointer) };
+        if head != Some(pointer) {
+          // SAFETY: forwarded from the caller.
+          unsafe { self.set_direct(index, Some(pointer)) };
+        }
+        return segment.pop();
+      }
     }
     None
   }
 
-  /// Moves a segment without room from the partial to the full list, unless
-  /// a remote free slipped in meanwhile.
+  /// Makes `pointer` the head of `queue`'s partial list; the caller points
+  /// the direct slots at it.
   ///
   /// # Safety
-  /// The caller owns the heap; `segment` heads `queue.partial`.
-  unsafe fn move_to_full(&self, queue: &mut Queue, segment: &Segment) {
+  /// `pointer` is on `queue.partial`.
+  unsafe fn bring_to_front(queue: &mut Queue, pointer: NonNull<Segment>) {
+    if queue.partial.head() == Some(pointer) {
+      return;
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { queue.partial.remove_unchecked(pointer) };
+    // SAFETY: just unlinked; it stays valid while queued.
+    let pushed = unsafe { queue.partial.push_front(pointer) };
+    debug_assert!(pushed.is_ok(), "an unlinked segment links");
+  }
+
+  /// Moves `pointer` to the end of `queue`'s partial list; the caller
+  /// points the direct slots at the new head.
+  ///
+  /// # Safety
+  /// `pointer` is on `queue.partial`.
+  unsafe fn move_to_back(queue: &mut Queue, pointer: NonNull<Segment>) {
+    // SAFETY: forwarded from the caller.
+    unsafe { queue.partial.remove_unchecked(pointer) };
+    // SAFETY: just unlinked; it stays valid while queued.
+    let pushed = unsafe { queue.partial.push(pointer) };
+    debug_assert!(pushed.is_ok(), "an unlinked segment links");
+  }
+
+  /// Moves a segment without room from the partial to the full list, unless
+  /// a remote free slipped in meanwhile; the caller points the direct
+  /// slots at the new head.
+  ///
+  /// # Safety
+  /// `segment` is on `queue.partial`.
+  unsafe fn move_to_full(queue: &mut Queue, segment: &Segment) {
     segment.flush_counts();
     let pointer = NonNull::from(segment);
     // SAFETY: the segment is on the partial list of this queue.
@@ -532,8 +622,6 @@ impl Heap {
       // SAFETY: on the full list of this queue.
       unsafe { Self::move_to_partial(queue, segment) };
     }
-    // SAFETY: forwarded from the caller.
-    unsafe { self.set_direct(segment.class_index(), queue.partial.head()) };
   }
 
   /// Moves a segment from the full list to the end of the partial list.
@@ -564,9 +652,11 @@ impl Heap {
       // SAFETY: forwarded from the caller.
       let queue = unsafe { self.queue(index) };
       // SAFETY: the queue is one of this heap's, which the caller owns.
-      moved |= unsafe { Self::revive_queue(queue) };
-      // SAFETY: forwarded from the caller.
-      unsafe { self.set_direct(index, queue.partial.head()) };
+      if unsafe { Self::revive_queue(queue) } {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.set_direct(index, queue.partial.head()) };
+        moved = true;
+      }
     }
     moved
   }

@@ -1014,9 +1014,10 @@ impl Segment {
     (self.code_limit.get() / self.code_step()) as usize
   }
 
-  /// Whether the owner's free list has a block.
-  #[inline]
-  pub(crate) fn has_free(&self) -> bool {
-    self.free.get().is_some()
+  /// Whether the untouched tail still has a block to carve (owner only).
+  pub(crate) fn can_extend(&self) -> bool {
+    // The limit of a fully carved segment, without the division `carved`
+    // makes.
+    self.code_limit.get() < self.class().blocks() as u64 * self.code_step()
   }
 }

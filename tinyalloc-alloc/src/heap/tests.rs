@@ -405,6 +405,45 @@ fn full_segments_come_back_after_remote_frees() {
   unsafe { Heap::abandon(heap) };
 }
 
+/// A block size whose segment holds few blocks, so that a test can fill
+/// one quickly.
+const FEW_PER_SEGMENT: usize = 2048;
+
+#[test]
+fn remote_frees_into_a_full_segment_are_reused_before_a_new_page_is_carved() {
+  with_heap(|heap| {
+    let index = unused_class(heap, class_of(FEW_PER_SEGMENT));
+    let class = class(index);
+    let size = class.size();
+    // A full segment and the first block of a second one, which then has
+    // the rest of its first page on its free list and an untouched tail.
+    let first: Vec<usize> = (0..class.blocks())
+      .map(|_| alloc(heap, size).addr().get())
+      .collect();
+    let second = alloc(heap, size);
+    assert!(
+      !first.contains(&second.addr().get()),
+      "the second segment's block is new"
+    );
+    free_remotely(first.clone());
+    let page_blocks = (page_size() / size).max(1);
+    let again: Vec<NonNull<u8>> =
+      (0..class.blocks()).map(|_| alloc(heap, size)).collect();
+    let reused = again
+      .iter()
+      .filter(|block| first.contains(&block.addr().get()))
+      .count();
+    assert!(
+      reused + page_blocks >= class.blocks(),
+      "{reused} of {} remotely freed blocks reused before carving",
+      class.blocks()
+    );
+    for block in again.into_iter().chain([second]) {
+      free(heap, block);
+    }
+  });
+}
+
 #[test]
 fn frees_into_an_abandoned_heap_release_its_segments() {
   const BLOCKS: usize = 5000;
