@@ -16,7 +16,7 @@ const SEPARATOR: &[u8] = b" = ";
 /// The base numbers are printed in.
 const RADIX: u64 = 10;
 /// Counters `malloc_stats` prints.
-const COUNTERS: usize = 10;
+const COUNTERS: usize = 11;
 /// Decimal digits of the largest `u64`.
 const MAX_DIGITS: usize = u64::MAX.ilog10() as usize + 1;
 
@@ -91,6 +91,7 @@ fn counters(stats: &Stats) -> [(&'static str, u64); COUNTERS] {
     ("cross-thread frees", stats.cross_thread_frees()),
     ("mapped bytes", wide(stats.mapped_bytes())),
     ("committed bytes", wide(stats.committed_bytes())),
+    ("waiting bytes", wide(stats.waiting_bytes())),
     ("segments", wide(stats.segments())),
     ("arenas", wide(stats.arenas())),
     ("heaps", wide(stats.heaps())),

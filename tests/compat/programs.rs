@@ -159,7 +159,7 @@ fn fork_heavy_shell_script() {
 }
 
 /// Counter lines `TINYALLOC_SHOW_STATS` prints at exit.
-const STATS_LINES: usize = 10;
+const STATS_LINES: usize = 11;
 
 #[test]
 fn show_stats_prints_the_counters_at_exit() {

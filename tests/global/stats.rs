@@ -108,6 +108,7 @@ fn check_burst(sizes: &[usize]) {
   assert_live_grew(&start, &full, requested);
   assert_eq!(end.live_bytes(), start.live_bytes(), "live bytes return");
   assert!(full.mapped_bytes() >= full.committed_bytes());
+  assert!(full.committed_bytes() >= full.waiting_bytes());
   assert!(full.segments() > 0 && full.arenas() > 0 && full.heaps() > 0);
   assert_eq!(full.cross_thread_frees(), start.cross_thread_frees());
 }

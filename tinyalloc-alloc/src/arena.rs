@@ -154,6 +154,7 @@ impl State {
     debug_assert!(young.is_ok(), "run inside the arena");
     debug_assert!(marked.is_ok() && cleaned.is_ok(), "run inside the arena");
     self.in_use += count;
+    GLOBAL.sub(Counter::Waiting, dirty << SEGMENT_SHIFT);
     count - dirty
   }
 
@@ -163,6 +164,7 @@ impl State {
     let dirtied = bits(&mut self.dirty).set_range(index, count);
     debug_assert!(cleared.is_ok() && dirtied.is_ok(), "run inside the arena");
     self.in_use -= count;
+    GLOBAL.add(Counter::Waiting, count << SEGMENT_SHIFT);
     if self.delay_start == 0 {
       self.delay_start = now.max(1);
     }
@@ -347,6 +349,7 @@ impl Arena {
           "run inside the arena"
         );
         GLOBAL.sub(Counter::Committed, (end - first) << SEGMENT_SHIFT);
+        GLOBAL.sub(Counter::Waiting, (end - first) << SEGMENT_SHIFT);
         GLOBAL.add(Counter::Purges, 1);
       }
       from = end;

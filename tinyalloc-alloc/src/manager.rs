@@ -26,7 +26,7 @@ use tinyalloc_sys::{
 use crate::arena::{Arena, Placement, Span};
 use crate::config::{
   ARENA_MASK, ARENA_RESERVE, ARENA_SHIFT, ARENA_SIZE, DEFAULT_PURGE_DELAY_MS,
-  GRANULES, MAX_ARENAS, NANOS_PER_MILLI, SEGMENT_SIZE,
+  GRANULES, MAX_ARENAS, MAX_WAITING_BYTES, NANOS_PER_MILLI, SEGMENT_SIZE,
 };
 use crate::error::AllocError;
 use crate::segment::{Kind, Segment};
@@ -217,11 +217,16 @@ fn claim_span_slow(
     .ok_or(AllocError::OutOfMemory)
 }
 
-/// Gives back the `count` segments at `start`.
+/// Gives back the `count` segments at `start`; purges every arena if
+/// that makes more than [`MAX_WAITING_BYTES`] wait for the purge delay.
 pub(crate) fn release_span(start: NonNull<u8>, count: usize) {
   let now = now();
   arena_of(start).release(start, count, now);
-  purge_due(now);
+  if GLOBAL.get(Counter::Waiting) > MAX_WAITING_BYTES {
+    purge_all();
+  } else {
+    purge_due(now);
+  }
 }
 
 /// Records that some arena has segments due for purging at `deadline`.

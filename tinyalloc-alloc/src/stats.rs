@@ -57,6 +57,8 @@ pub(crate) enum Counter {
   Mapped,
   /// Bytes that may be resident: segments in use or not yet purged.
   Committed,
+  /// Bytes of freed segments not yet purged (part of `Committed`).
+  Waiting,
   /// Arenas created.
   Arenas,
   /// Small segments in use.
@@ -128,6 +130,9 @@ pub struct Stats {
   mapped_bytes: usize,
   /// Bytes that may be resident (in use, or freed but not yet purged).
   committed_bytes: usize,
+  /// Bytes of freed segments waiting for the purge delay (part of
+  /// `committed_bytes`).
+  waiting_bytes: usize,
   /// Small segments in use.
   segments: usize,
   /// Arenas reserved.
@@ -180,6 +185,7 @@ impl StatsBuilder {
     stats.frees += GLOBAL.get(Counter::LargeFrees) as u64;
     stats.mapped_bytes = GLOBAL.get(Counter::Mapped);
     stats.committed_bytes = GLOBAL.get(Counter::Committed);
+    stats.waiting_bytes = GLOBAL.get(Counter::Waiting);
     stats.segments = GLOBAL.get(Counter::Segments);
     stats.arenas = GLOBAL.get(Counter::Arenas);
     stats.heaps = GLOBAL.get(Counter::Heaps);

@@ -1,9 +1,10 @@
 extern crate std;
 
 use core::slice;
+use std::vec::Vec;
 
 use super::*;
-use crate::config::SEGMENT_MASK;
+use crate::config::{LARGE_MAX_SEGMENTS, SEGMENT_MASK};
 
 #[test]
 fn decimal_parsing_rejects_junk() {
@@ -85,4 +86,29 @@ fn due_purges_happen_on_any_later_operation() {
   });
   assert!(purged, "the dirty segment was purged");
   release_span(keep.start, 1);
+}
+
+#[test]
+fn freed_memory_waiting_for_the_purge_delay_stays_below_the_cap() {
+  /// Spans released at once: three times the cap, in the largest runs an
+  /// arena hands out, so that the releases cross arenas.
+  const SPANS: usize = 3 * MAX_WAITING_BYTES / SPAN_BYTES;
+  /// Segments per span.
+  const SPAN_SEGMENTS: usize = LARGE_MAX_SEGMENTS / 4;
+  /// Bytes per span.
+  const SPAN_BYTES: usize = SPAN_SEGMENTS * SEGMENT_SIZE;
+  /// What other tests may release between our last release and the read.
+  const OTHERS_SLACK: usize = LARGE_MAX_SEGMENTS * SEGMENT_SIZE;
+  init();
+  let spans: Vec<Span> = (0..SPANS)
+    .map(|_| claim_span(SPAN_SEGMENTS, Placement::ANY).unwrap())
+    .collect();
+  for span in &spans {
+    release_span(span.start, SPAN_SEGMENTS);
+    let waiting = GLOBAL.get(Counter::Waiting);
+    assert!(
+      waiting <= MAX_WAITING_BYTES + OTHERS_SLACK,
+      "{waiting} bytes wait for the purge delay"
+    );
+  }
 }
