@@ -969,19 +969,24 @@ impl Segment {
       .count()
   }
 
-  /// Carves up to `budget` bytes' worth of blocks (at least one) from the
-  /// untouched tail onto the free list, tagged. Returns whether any was
-  /// carved.
-  pub(crate) fn extend(&self, budget: usize) -> bool {
+  /// Carves blocks from the untouched tail onto the free list, tagged: at
+  /// least one, and otherwise every block that ends by the last `page`
+  /// boundary within one page of the first block's start (`page` a power
+  /// of two). So the first carve of a segment fills the rest of its
+  /// header's page and touches no other (a class used for a block or two
+  /// costs one page, not two), and later ones add one page each. Returns
+  /// whether any was carved.
+  pub(crate) fn extend(&self, page: usize) -> bool {
     let class = self.class();
     let carved = self.carved();
     let remaining = class.blocks() - carved;
     if remaining == 0 {
       return false;
     }
-    let count = (budget / class.size()).clamp(1, remaining);
+    let first = self.block_at(class, carved).cast::<u8>();
+    let end = (first.addr().get() + page) & !(page - 1);
+    let count = ((end - first.addr().get()) / class.size()).clamp(1, remaining);
     if self.stale.get() {
-      let first = self.block_at(class, carved).cast::<u8>();
       // SAFETY: the tail blocks were never handed out in this life of the
       // segment; they are ours and lie in it.
       unsafe { first.write_bytes(0, count * class.size()) };

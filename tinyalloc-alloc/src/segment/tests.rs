@@ -290,3 +290,31 @@ fn a_reused_segment_is_cleared_as_it_is_carved() {
   }
   assert!(carved > 0);
 }
+
+#[test]
+fn carving_fills_the_header_page_first_then_one_page_at_a_time() {
+  let memory = TestSegment::new();
+  let page = page_size();
+  for index in 0..CLASS_COUNT {
+    let class = class(index);
+    let segment = memory.small(index);
+    let area = segment.start().addr().get() + class.area_offset();
+    let mut carved = 0;
+    while segment.extend(page) {
+      let first = area + carved * class.size();
+      let boundary = (first + page) & !(page - 1);
+      let added = segment.carved() - carved;
+      carved += added;
+      let end = area + carved * class.size();
+      assert!(
+        added == 1 || end <= boundary,
+        "class {}: {added} blocks from {first:#x} end past {boundary:#x}",
+        class.size()
+      );
+      if carved == added && class.area_offset() + class.size() <= page {
+        assert!(end <= area - class.area_offset() + page, "header page only");
+      }
+    }
+    assert_eq!(carved, class.blocks(), "class {}", class.size());
+  }
+}
