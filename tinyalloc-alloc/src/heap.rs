@@ -8,6 +8,11 @@
 //!   remote free into it sets the heap's `full_notice`, and the next slow
 //!   path moves such segments back.
 //!
+//! A refill takes an already carved block if the class has one anywhere
+//! (another partial segment's list, a full segment's remote frees) before
+//! it carves a page, and carves before it claims a segment: memory already
+//! touched is reused before new memory is.
+//!
 //! Only the owning thread touches the queues and the segments' owner
 //! fields, without atomics. A thread that exits *abandons* its heap: the
 //! heap goes to a pool from which the next new thread adopts it whole. While
