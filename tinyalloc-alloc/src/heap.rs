@@ -42,7 +42,7 @@ use crate::class::{
 };
 use crate::config::{
   ARENA_MASK, ARENA_SIZE, LARGE_ALIGN_MAX, LARGE_MAX_SEGMENTS, MIN_ALIGN,
-  SEGMENT_SIZE, SMALL_MAX,
+  SEGMENT_SIZE, SMALL_MAX, WARM_POOL_HEAPS,
 };
 use crate::error::AllocError;
 use crate::fault::Fault;
@@ -92,6 +92,11 @@ impl ClassSlot {
 }
 
 /// A thread's heap.
+///
+/// `repr(C)`, with the two size tables last: they are three quarters of
+/// the heap, and a heap waiting empty in the pool gives their pages back
+/// (see [`Heap::trim`]).
+#[repr(C)]
 pub struct Heap {
   /// The start of the arena this heap last claimed a segment in, or
   /// [`NO_ARENA`]: a pointer in it is in memory of ours for sure (arenas are
@@ -99,14 +104,6 @@ pub struct Heap {
   /// Written by the owner (and, for the unowned heap, by whoever claims a
   /// segment first).
   home_arena: AtomicUsize,
-  /// The segment to allocate from for each `MIN_ALIGN` step of the request
-  /// size (the head of its class's partial list, or [`VACANT`]), so the
-  /// fast path goes from the size to a segment in one load, without the
-  /// class table in between. Touched only by the owner.
-  direct: [Cell<NonNull<Segment>>; SIZE_STEPS],
-  /// The same for each request size up to [`EXACT_MAX`], a slot per byte:
-  /// the fast path's load takes the size as it comes.
-  exact: [Cell<NonNull<Segment>>; EXACT_SIZES],
   classes: [ClassSlot; CLASS_COUNT],
   /// Blocks of this heap freed by other threads (counted when they come
   /// home; written only by the owner).
@@ -117,6 +114,9 @@ pub struct Heap {
   abandoned: AtomicBool,
   /// Held by whoever acts as owner of an abandoned heap.
   lock: AtomicBool,
+  /// The size tables' pages were given back while the heap waited in the
+  /// pool; the adopter writes them again (under the lock).
+  trimmed: Cell<bool>,
   /// Link in the pool of abandoned heaps.
   link: UnsafeCell<Link<Heap>>,
   /// Next heap in the registry of every heap ever created.
@@ -131,6 +131,15 @@ pub struct Heap {
   /// lone block at a time in turn do not take each other's segment on
   /// every allocation.
   kept_marked: Cell<u64>,
+  /// The segment to allocate from for each `MIN_ALIGN` step of the request
+  /// size (the head of its class's partial list, or [`VACANT`]), so the
+  /// fast path goes from the size to a segment in one load, without the
+  /// class table in between. Touched only by the owner.
+  direct: [Cell<NonNull<Segment>>; SIZE_STEPS],
+  /// The same for each request size up to [`EXACT_MAX`], a slot per byte:
+  /// the fast path's load takes the size as it comes. Right after
+  /// `direct`, and last: [`Heap::trim`] gives back the pages of both.
+  exact: [Cell<NonNull<Segment>>; EXACT_SIZES],
 }
 
 // SAFETY: a heap moves between threads only through the pool, under its
@@ -180,6 +189,9 @@ const NO_ARENA: usize = usize::MAX - (2 * ARENA_SIZE - 1);
 
 /// Heaps whose threads have exited, waiting for adoption.
 static POOL: Mutex<List<Heap>> = Mutex::new(List::new());
+/// Heaps in [`POOL`], readable without its lock (a heap lock holder may
+/// not take the pool lock: `fork` takes them in the other order).
+static POOLED: AtomicUsize = AtomicUsize::new(0);
 /// Head of the registry of every heap, linked through `Heap::next`.
 static HEAPS: AtomicPtr<Heap> = AtomicPtr::new(ptr::null_mut());
 
@@ -197,17 +209,18 @@ impl Heap {
   const fn new() -> Self {
     Self {
       home_arena: AtomicUsize::new(NO_ARENA),
-      direct: [const { Cell::new(VACANT.segment()) }; SIZE_STEPS],
-      exact: [const { Cell::new(VACANT.segment()) }; EXACT_SIZES],
       classes: [const { ClassSlot::new() }; CLASS_COUNT],
       cross_frees: AtomicU64::new(0),
       full_notice: AtomicBool::new(false),
       abandoned: AtomicBool::new(false),
       lock: AtomicBool::new(false),
+      trimmed: Cell::new(false),
       link: UnsafeCell::new(Link::new()),
       next: AtomicPtr::new(ptr::null_mut()),
       kept_empty: Cell::new(0),
       kept_marked: Cell::new(0),
+      direct: [const { Cell::new(VACANT.segment()) }; SIZE_STEPS],
+      exact: [const { Cell::new(VACANT.segment()) }; EXACT_SIZES],
     }
   }
 
@@ -223,6 +236,7 @@ impl Heap {
     let mut pool = POOL.lock();
     match pool.pop_front() {
       Some(heap) => {
+        POOLED.store(pool.len(), Ordering::Relaxed);
         drop(pool);
         // SAFETY: heaps in the pool are live for the rest of the process.
         unsafe { heap.as_ref() }.adopt();
@@ -239,8 +253,63 @@ impl Heap {
   /// into it as its temporary owner.
   fn adopt(&self) {
     self.lock();
+    if self.trimmed.replace(false) {
+      self.fill_tables();
+    }
     self.abandoned.store(false, Ordering::Relaxed);
     self.unlock();
+  }
+
+  /// Whether the heap owns no segment (owner, or the lock of an abandoned
+  /// heap).
+  ///
+  /// # Safety
+  /// The caller owns the heap.
+  unsafe fn is_empty(&self) -> bool {
+    (0..CLASS_COUNT).all(|index| {
+      // SAFETY: forwarded from the caller.
+      let queue = unsafe { self.queue(index) };
+      queue.partial.is_empty() && queue.full.is_empty()
+    })
+  }
+
+  /// Gives back the pages of the size tables of a heap that waits empty in
+  /// the pool: about 12 KiB of its 16, which a burst of threads would
+  /// otherwise keep for every heap it left behind. The adopter writes
+  /// them again ([`Heap::adopt`]).
+  ///
+  /// # Safety
+  /// The caller holds the lock of this abandoned heap, which owns no
+  /// segment (so no free can reach its tables), and is not the unowned
+  /// heap.
+  unsafe fn trim(&self) {
+    let tables = self.direct.as_ptr().addr();
+    let page = page_size();
+    let start = tables.next_multiple_of(page);
+    // The mapping ends on the page after the heap's last byte.
+    let end =
+      (ptr::from_ref(self).addr() + size_of::<Heap>()).next_multiple_of(page);
+    if start >= end {
+      return;
+    }
+    let Some(first) = NonNull::new(ptr::without_provenance_mut::<u8>(start))
+    else {
+      return;
+    };
+    let region = NonNull::slice_from_raw_parts(first, end - start);
+    // SAFETY: the heap lives in a mapping of its own (`create`), and its
+    // tables, from `direct` to the end of the mapping, are not read until
+    // `adopt` writes them again; the pages read as zero meanwhile.
+    if unsafe { mapper().decommit(region) }.is_ok() {
+      self.trimmed.set(true);
+    }
+  }
+
+  /// Points every size-table slot at [`VACANT`], after a trim.
+  fn fill_tables(&self) {
+    for slot in self.direct.iter().chain(&self.exact) {
+      slot.set(VACANT.segment());
+    }
   }
 
   #[cold]
@@ -284,10 +353,30 @@ impl Heap {
     this.lock();
     // SAFETY: the lock of an abandoned heap makes us its owner.
     unsafe { this.collect() };
+    // SAFETY: as above.
+    unsafe { this.trim_if_idle() };
     this.unlock();
+    let mut pool = POOL.lock();
     // SAFETY: the heap is not linked anywhere else and outlives the pool.
-    let pushed = unsafe { POOL.lock().push(heap) };
+    let pushed = unsafe { pool.push(heap) };
     debug_assert!(pushed.is_ok(), "an owned heap is in no pool");
+    POOLED.store(pool.len(), Ordering::Relaxed);
+  }
+
+  /// Trims an abandoned heap that owns no segment if the pool already
+  /// holds [`WARM_POOL_HEAPS`] heaps ready for new threads.
+  ///
+  /// # Safety
+  /// The caller holds the lock of this abandoned heap.
+  unsafe fn trim_if_idle(&self) {
+    if POOLED.load(Ordering::Relaxed) < WARM_POOL_HEAPS || self.trimmed.get() {
+      return;
+    }
+    // SAFETY: forwarded from the caller.
+    if unsafe { self.is_empty() } {
+      // SAFETY: forwarded from the caller; the heap is empty.
+      unsafe { self.trim() };
+    }
   }
 
   /// Takes the heap's lock, waiting for its holder.
@@ -1319,8 +1408,32 @@ fn tend_abandoned(owner: &Heap, segment: &Segment) {
     // SAFETY: holding the lock of an abandoned heap makes us its owner,
     // and the segment is one of its own.
     unsafe { owner.tend(segment) };
+    if segment.check_live() != Ok(Kind::Small) {
+      // The segment was retired: perhaps the heap's last.
+      // SAFETY: as above.
+      unsafe { owner.trim_if_idle() };
+    }
   }
   owner.unlock();
+}
+
+/// Trims every heap waiting empty in the pool (for `collect`).
+pub(crate) fn trim_pool() {
+  let pool = POOL.lock();
+  for pointer in pool.iter() {
+    // SAFETY: heaps live for the rest of the process.
+    let heap = unsafe { pointer.as_ref() };
+    // A heap whose lock is held is being tended or adopted: skip it.
+    if heap.try_lock() {
+      // SAFETY: the lock of a heap in the pool (so abandoned) makes us its
+      // owner.
+      if !heap.trimmed.get() && unsafe { heap.is_empty() } {
+        // SAFETY: as above; the heap is empty.
+        unsafe { heap.trim() };
+      }
+      heap.unlock();
+    }
+  }
 }
 
 /// Frees a large or huge block.

@@ -13,6 +13,7 @@ mod stats;
 mod sync;
 
 pub use error::AllocError;
+use heap::trim_pool;
 pub use heap::{Heap, UNOWNED_HEAP};
 pub use stats::Stats;
 
@@ -56,6 +57,7 @@ pub unsafe fn collect(heap: Option<&Heap>) -> usize {
     // SAFETY: forwarded from the caller.
     unsafe { heap.collect() };
   }
+  trim_pool();
   purge_all();
   before.saturating_sub(GLOBAL.get(Counter::Committed))
 }

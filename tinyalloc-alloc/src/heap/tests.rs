@@ -445,6 +445,45 @@ fn remote_frees_into_a_full_segment_are_reused_before_a_new_page_is_carved() {
 }
 
 #[test]
+fn a_trimmed_heap_gives_its_tables_back_and_works_again_once_adopted() {
+  /// Sizes allocated before the trim and after the adoption.
+  const SIZES: [usize; 4] = [1, 100, 1000, 5000];
+  init();
+  let pointer = Heap::create().expect("a heap");
+  // SAFETY: heaps live for the rest of the process; this thread made it
+  // and owns it.
+  let heap = unsafe { pointer.as_ref() };
+  for size in SIZES {
+    let block = alloc(heap, size);
+    free(heap, block);
+  }
+  // SAFETY: this thread owns the heap.
+  unsafe { heap.collect() };
+  // SAFETY: as above.
+  assert!(unsafe { heap.is_empty() }, "collect retires kept segments");
+  // SAFETY: as above (the lock of an abandoned heap gives the same right),
+  // and the heap owns no segment.
+  unsafe { heap.trim() };
+  assert!(heap.trimmed.get(), "the tables were decommitted");
+  let last_slot = heap.exact.as_ptr().wrapping_add(EXACT_SIZES - 1);
+  // SAFETY: the slot is in the heap's mapping; decommitted pages read as
+  // zero, and a raw word read makes no claim about the `NonNull` in it.
+  let raw = unsafe { last_slot.cast::<usize>().read_volatile() };
+  assert_eq!(raw, 0, "the last table page reads zero after the trim");
+  heap.adopt();
+  assert!(!heap.trimmed.get(), "adoption writes the tables again");
+  let blocks: Vec<NonNull<u8>> =
+    SIZES.iter().map(|&size| alloc(heap, size)).collect();
+  // SAFETY: this thread owns the heap.
+  unsafe { heap.check_invariants() };
+  for block in blocks {
+    free(heap, block);
+  }
+  // SAFETY: not used after this.
+  unsafe { Heap::abandon(pointer) };
+}
+
+#[test]
 fn frees_into_an_abandoned_heap_release_its_segments() {
   const BLOCKS: usize = 5000;
   const ADOPTION_RETRIES: usize = 10;
