@@ -969,13 +969,13 @@ impl Segment {
       .count()
   }
 
-  /// Carves blocks from the untouched tail onto the free list, tagged: at
-  /// least one, and otherwise every block that ends by the last `page`
-  /// boundary within one page of the first block's start (`page` a power
-  /// of two). So the first carve of a segment fills the rest of its
-  /// header's page and touches no other (a class used for a block or two
-  /// costs one page, not two), and later ones add one page each. Returns
-  /// whether any was carved.
+  /// Carves blocks from the untouched tail onto the free list, tagged:
+  /// every block that ends by the first `page` boundary at or after the
+  /// end of the first one (`page` a power of two). So the first carve of a
+  /// segment fills the rest of its header's page and touches no other (a
+  /// class used for a block or two costs one page, not two), and each
+  /// later one touches one more page (a block across a boundary comes with
+  /// the rest of the next page). Returns whether any was carved.
   pub(crate) fn extend(&self, page: usize) -> bool {
     let class = self.class();
     let carved = self.carved();
@@ -984,7 +984,7 @@ impl Segment {
       return false;
     }
     let first = self.block_at(class, carved).cast::<u8>();
-    let end = (first.addr().get() + page) & !(page - 1);
+    let end = (first.addr().get() + class.size()).next_multiple_of(page);
     let count = ((end - first.addr().get()) / class.size()).clamp(1, remaining);
     if self.stale.get() {
       // SAFETY: the tail blocks were never handed out in this life of the

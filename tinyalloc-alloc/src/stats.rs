@@ -185,7 +185,10 @@ impl StatsBuilder {
     stats.frees += GLOBAL.get(Counter::LargeFrees) as u64;
     stats.mapped_bytes = GLOBAL.get(Counter::Mapped);
     stats.committed_bytes = GLOBAL.get(Counter::Committed);
-    stats.waiting_bytes = GLOBAL.get(Counter::Waiting);
+    // Read apart from `Committed`, it can be ahead of it (a release or a
+    // purge between the two reads): waiting memory is committed memory.
+    stats.waiting_bytes =
+      GLOBAL.get(Counter::Waiting).min(stats.committed_bytes);
     stats.segments = GLOBAL.get(Counter::Segments);
     stats.arenas = GLOBAL.get(Counter::Arenas);
     stats.heaps = GLOBAL.get(Counter::Heaps);

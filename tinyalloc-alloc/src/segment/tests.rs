@@ -298,23 +298,28 @@ fn carving_fills_the_header_page_first_then_one_page_at_a_time() {
   for index in 0..CLASS_COUNT {
     let class = class(index);
     let segment = memory.small(index);
-    let area = segment.start().addr().get() + class.area_offset();
+    let start = segment.start().addr().get();
+    let area = start + class.area_offset();
     let mut carved = 0;
+    let mut carves = 0;
     while segment.extend(page) {
+      carves += 1;
       let first = area + carved * class.size();
-      let boundary = (first + page) & !(page - 1);
-      let added = segment.carved() - carved;
-      carved += added;
+      let boundary = (first + class.size()).next_multiple_of(page);
+      carved = segment.carved();
       let end = area + carved * class.size();
       assert!(
-        added == 1 || end <= boundary,
-        "class {}: {added} blocks from {first:#x} end past {boundary:#x}",
+        end <= boundary && boundary - end < class.size(),
+        "class {}: a carve from {first:#x} ends at {end:#x}, not by the \
+         page boundary {boundary:#x} after its first block",
         class.size()
       );
-      if carved == added && class.area_offset() + class.size() <= page {
-        assert!(end <= area - class.area_offset() + page, "header page only");
+      if carves == 1 && class.area_offset() + class.size() <= page {
+        assert!(end <= start + page, "the first carve keeps to one page");
       }
     }
     assert_eq!(carved, class.blocks(), "class {}", class.size());
+    let pages = (area + carved * class.size() - start).div_ceil(page);
+    assert!(carves <= pages, "class {}: {carves} carves", class.size());
   }
 }
