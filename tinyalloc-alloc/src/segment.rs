@@ -47,7 +47,7 @@ use core::ptr::{self, NonNull};
 
 use tinyalloc_list::{HasLink, Link};
 
-use crate::class::{Class, class};
+use crate::class::{CLASS_COUNT, Class, class};
 use crate::config::{ARENA_MASK, MIN_ALIGN, SEGMENT_MASK, SEGMENT_SIZE};
 use crate::fault::Fault;
 use crate::heap::Heap;
@@ -217,6 +217,10 @@ pub(crate) struct Segment {
   /// Set while a small segment sits on its heap's full list; a remote free
   /// then tells the heap to look at it again.
   in_full: AtomicBool,
+  /// Set when a small segment is given back by a heap whose thread is
+  /// exiting or has exited: its pages are cold (see
+  /// [`Segment::cold_touched_end`]).
+  cold: AtomicBool,
   /// The used count when the counts were last flushed.
   flushed_used: Cell<u32>,
   /// The owning heap of a small segment.
@@ -479,6 +483,7 @@ impl Segment {
       kind: AtomicU8::new(Kind::Released as u8),
       class: AtomicU8::new(0),
       in_full: AtomicBool::new(false),
+      cold: AtomicBool::new(false),
       heap: AtomicPtr::new(ptr::null_mut()),
       local: AtomicPtr::new(ptr::null_mut()),
       free: Cell::new(None),
@@ -529,6 +534,36 @@ impl Segment {
     segment
   }
 
+  /// How far into the segment at `start` its last life touched memory
+  /// (past its carved blocks), if that was as a small segment given back
+  /// cold (by the heap of an exiting or exited thread); `None` for
+  /// anything else, the inside of a large block say.
+  ///
+  /// # Safety
+  /// `start` is a segment of ours that the caller has just claimed, not
+  /// zeroed.
+  pub(crate) unsafe fn cold_touched_end(start: NonNull<u8>) -> Option<usize> {
+    // SAFETY: forwarded from the caller: the memory is ours, mapped, and
+    // no one else uses it.
+    let header = unsafe { start.cast::<Segment>().as_ref() };
+    let released = Self::cookie_of(start.addr().get(), Kind::Released);
+    if header.cookie.load(Ordering::Relaxed) != released
+      || !header.cold.load(Ordering::Relaxed)
+    {
+      return None;
+    }
+    // A released small header keeps its class and carved limit; the class
+    // index is bounded anyway, since this reads memory a moment ago given
+    // back.
+    let index = usize::from(header.class.load(Ordering::Relaxed));
+    let class = class(index.min(CLASS_COUNT - 1));
+    let carved = header.code_limit.get() / code_step_of(class.size());
+    let end = (carved as usize)
+      .saturating_mul(class.size())
+      .saturating_add(class.area_offset());
+    Some(end.min(SEGMENT_SIZE))
+  }
+
   /// The owning heap's counters for this segment's class.
   #[inline]
   fn counters(&self) -> &ClassCounters {
@@ -573,7 +608,10 @@ impl Segment {
   /// Marks the header as given back, keeping its cookie so a later free
   /// through it reads as a double free. Its heap is cleared, so no thread
   /// takes it for one of its own segments.
-  pub(crate) fn release(&self) {
+  /// `cold` says that the heap giving it back belongs to a thread that is
+  /// exiting or has exited.
+  pub(crate) fn release(&self, cold: bool) {
+    self.cold.store(cold, Ordering::Relaxed);
     let start = NonNull::from(self).addr().get();
     self
       .cookie
@@ -1017,6 +1055,13 @@ impl Segment {
   /// Blocks taken from the untouched tail so far (owner only).
   fn carved(&self) -> usize {
     (self.code_limit.get() / self.code_step()) as usize
+  }
+
+  /// Bytes from the segment's start to the end of its carved blocks
+  /// (owner only).
+  #[cfg(test)]
+  pub(crate) fn extent_of_carved(&self) -> usize {
+    self.class().area_offset() + self.carved() * self.class().size()
   }
 
   /// Whether the untouched tail still has a block to carve (owner only).

@@ -483,6 +483,77 @@ fn a_trimmed_heap_gives_its_tables_back_and_works_again_once_adopted() {
   unsafe { Heap::abandon(pointer) };
 }
 
+/// A small segment of `class_index` claimed from the arenas, its first
+/// `pages` pages carved and written with `FILL`, then given back as its
+/// heap would, `cold` or not, but kept from the arena (no one else claims
+/// it). Returns its start.
+fn written_and_released(
+  class_index: usize,
+  pages: usize,
+  cold: bool,
+) -> NonNull<u8> {
+  /// What the old life wrote into its blocks.
+  const FILL: u8 = 0x5A;
+  let span = claim_span(1, Placement::ANY).expect("a segment");
+  // SAFETY: a segment we just claimed; the counters are never read.
+  let segment = unsafe {
+    Segment::init_small(
+      span.start,
+      class_index,
+      NonNull::dangling(),
+      NonNull::from(&UNOWNED_HEAP.classes[class_index].counters),
+      span.zeroed,
+    )
+  };
+  let page = page_size();
+  while segment.extend(page) && segment.extent_of_carved() < pages * page {}
+  let area = class(class_index).area_offset();
+  // SAFETY: the carved blocks are ours; they lie past the header.
+  unsafe {
+    span
+      .start
+      .byte_add(area)
+      .write_bytes(FILL, segment.extent_of_carved() - area)
+  };
+  segment.release(cold);
+  span.start
+}
+
+/// Whether the page `index` of the segment at `start` reads zero.
+fn page_is_zero(start: NonNull<u8>, index: usize) -> bool {
+  let page = page_size();
+  // SAFETY: the segment is ours and mapped.
+  let bytes =
+    unsafe { slice::from_raw_parts(start.as_ptr().add(index * page), page) };
+  bytes.iter().all(|&byte| byte == 0)
+}
+
+#[test]
+fn a_cold_segment_reused_gives_back_its_old_pages_past_the_header() {
+  init();
+  let index = class_of(FEW_PER_SEGMENT);
+  let many = COLD_REUSE_KEPT_PAGES + 4;
+  let cold = written_and_released(index, many, true);
+  let warm = written_and_released(index, many, false);
+  let small = written_and_released(index, COLD_REUSE_KEPT_PAGES / 2, true);
+  for start in [cold, warm, small] {
+    // SAFETY: each is a segment we claimed and hold, not zeroed.
+    unsafe { give_back_cold_pages(start) };
+  }
+  assert!(
+    (1..many).all(|page| page_is_zero(cold, page)),
+    "a cold segment's old pages past the header go back"
+  );
+  assert!(!page_is_zero(warm, 1), "a warm segment keeps its pages");
+  assert!(
+    !page_is_zero(small, 1),
+    "a cold segment with few pages keeps them"
+  );
+  for start in [cold, warm, small] {
+    release_span(start, 1);
+  }
+}
+
 #[test]
 fn frees_into_an_abandoned_heap_release_its_segments() {
   const BLOCKS: usize = 5000;

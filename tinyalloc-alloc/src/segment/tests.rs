@@ -238,7 +238,7 @@ fn single_headers_describe_their_block() {
   assert_eq!(segment.kind(), Kind::Large);
   assert_eq!(segment.block().addr().get(), start.addr().get() + 256);
   assert_eq!(segment.usable(), 4096);
-  segment.release();
+  segment.release(false);
   assert_eq!(segment.kind(), Kind::Released);
 }
 
