@@ -288,6 +288,7 @@ impl Heap {
   /// segment (so no free can reach its tables), and is not the unowned
   /// heap.
   unsafe fn trim(&self) {
+    debug_assert!(!self.is_unowned(), "the unowned heap is static");
     let tables = self.direct.as_ptr().addr();
     let page = page_size();
     let start = tables.next_multiple_of(page);
@@ -357,10 +358,15 @@ impl Heap {
     // (see `free_remote`). Under the lock: remote freers that saw the flag
     // set act as owners now.
     this.lock();
-    // SAFETY: the lock of an abandoned heap makes us its owner.
-    unsafe { this.collect() };
-    // SAFETY: as above.
-    unsafe { this.trim_if_idle() };
+    // A thread freeing into the heap since the flag went up may have
+    // emptied and trimmed it: then there is nothing to collect, and the
+    // tables must stay untouched.
+    if !this.trimmed.get() {
+      // SAFETY: the lock of an abandoned heap makes us its owner.
+      unsafe { this.collect() };
+      // SAFETY: as above.
+      unsafe { this.trim_if_idle() };
+    }
     this.unlock();
     let mut pool = POOL.lock();
     // SAFETY: the heap is not linked anywhere else and outlives the pool.
@@ -470,6 +476,10 @@ impl Heap {
   /// # Safety
   /// The caller owns the heap.
   unsafe fn set_direct(&self, index: usize, head: Option<NonNull<Segment>>) {
+    debug_assert!(
+      !self.trimmed.get(),
+      "a trimmed heap's tables stay given back"
+    );
     let segment = head.unwrap_or(VACANT.segment());
     // Two plain loops: a chained iterator tests which half it is in at
     // every slot.

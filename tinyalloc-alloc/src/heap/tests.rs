@@ -918,3 +918,51 @@ fn no_heap_is_made_or_adopted_while_fork_holds_the_locks() {
   acquirer.join().expect("the acquirer ends");
   assert!(waited, "a heap was acquired inside the fork window");
 }
+
+#[test]
+fn a_heap_trimmed_while_its_thread_abandons_it_keeps_its_tables_given_back() {
+  /// A block size any class serves.
+  const SIZE: usize = 64;
+  init();
+  let owned = Heap::create().expect("a heap");
+  // SAFETY: heaps live for the rest of the process.
+  let heap = unsafe { owned.as_ref() };
+  let address = alloc(heap, SIZE).addr().get();
+  let last_slot = heap.exact.as_ptr().wrapping_add(EXACT_SIZES - 1);
+  let owner = {
+    // Holds the lock as a thread freeing into the abandoned heap would,
+    // between `abandon` raising its flag and taking the lock.
+    let held = Held::new(heap);
+    let heap_address = owned.as_ptr().expose_provenance();
+    let owner = thread::spawn(move || {
+      let pointer = ptr::with_exposed_provenance_mut::<Heap>(heap_address);
+      // SAFETY: this thread takes the heap over and gives it up.
+      unsafe { Heap::abandon(NonNull::new(pointer).expect("a heap")) };
+    });
+    while !heap.abandoned.load(Ordering::SeqCst) {
+      spin_loop();
+    }
+    // What `free_remote` and `tend_abandoned` do: the heap's last block
+    // comes back, its segment goes, and the empty heap is trimmed.
+    // SAFETY: the block is live and ours.
+    let segment = unsafe { header_at(pointer(address).as_ptr()) };
+    segment.push_remote(pointer(address)).expect("a live block");
+    // SAFETY: holding the lock of the abandoned heap makes us its owner.
+    unsafe { heap.tend(segment) };
+    // SAFETY: as above.
+    assert!(unsafe { heap.is_empty() }, "the last segment went back");
+    // SAFETY: as above; the heap is empty.
+    unsafe { heap.trim() };
+    drop(held);
+    owner
+  };
+  owner.join().expect("abandon ends");
+  // Another test may have adopted the heap meanwhile, and written its
+  // tables again: then it is no longer trimmed.
+  // SAFETY: the slot is in the heap's mapping; a raw word read.
+  let raw = unsafe { last_slot.cast::<usize>().read_volatile() };
+  assert!(
+    !heap.trimmed.get() || raw == 0,
+    "abandon wrote the tables of a heap a freer had trimmed"
+  );
+}
