@@ -508,13 +508,10 @@ fn written_and_released(
   let page = page_size();
   while segment.extend(page) && segment.extent_of_carved() < pages * page {}
   let area = class(class_index).area_offset();
-  // SAFETY: the carved blocks are ours; they lie past the header.
-  unsafe {
-    span
-      .start
-      .byte_add(area)
-      .write_bytes(FILL, segment.extent_of_carved() - area)
-  };
+  // SAFETY: past the header, within the segment.
+  let blocks = unsafe { span.start.byte_add(area) };
+  // SAFETY: the carved blocks are ours.
+  unsafe { blocks.write_bytes(FILL, segment.extent_of_carved() - area) };
   segment.release(cold);
   span.start
 }
@@ -522,9 +519,10 @@ fn written_and_released(
 /// Whether the page `index` of the segment at `start` reads zero.
 fn page_is_zero(start: NonNull<u8>, index: usize) -> bool {
   let page = page_size();
+  // SAFETY: the page lies within the segment.
+  let first = unsafe { start.as_ptr().add(index * page) };
   // SAFETY: the segment is ours and mapped.
-  let bytes =
-    unsafe { slice::from_raw_parts(start.as_ptr().add(index * page), page) };
+  let bytes = unsafe { slice::from_raw_parts(first, page) };
   bytes.iter().all(|&byte| byte == 0)
 }
 
