@@ -121,21 +121,32 @@ fn scale_arg(args: &[String]) -> f64 {
 
 /// Prints `message` and the usage line, then exits with failure.
 fn usage(message: &str) -> ! {
-  let names: Vec<&str> = WORKLOADS.iter().map(|w| w.name).collect();
+  let names: Vec<&str> =
+    WORKLOADS.iter().map(|w| w.name).chain([IDLE]).collect();
   eprintln!("{message}");
   eprintln!("usage: --workload <{}> [--scale S]", names.join("|"));
   process::exit(2)
 }
 
+/// The pseudo-workload that does nothing: its peak RSS is the binary's own
+/// start-up footprint (code, the C and Rust runtimes, the allocator's
+/// first steps), which the tables show beside the workloads.
+const IDLE: &str = "idle";
+
 /// Runs workload `name` once and prints its CSV line.
 fn run_one(name: &str, scale: f64) {
-  let workload = WORKLOADS
-    .iter()
-    .find(|w| w.name == name)
-    .unwrap_or_else(|| usage("unknown workload"));
+  let run = if name == IDLE {
+    |_| 0
+  } else {
+    WORKLOADS
+      .iter()
+      .find(|w| w.name == name)
+      .unwrap_or_else(|| usage("unknown workload"))
+      .run
+  };
   let start = Instant::now();
   let cpu_start = cpu_seconds();
-  let checksum = (workload.run)(scale);
+  let checksum = run(scale);
   let seconds = start.elapsed().as_secs_f64();
   let cpu = cpu_seconds() - cpu_start;
   let (peak, current) = memory_kb();
