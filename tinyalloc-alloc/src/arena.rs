@@ -18,11 +18,13 @@ use spin::{Mutex, MutexGuard};
 use tinyalloc_bitmap::{Bitmap, words_for_bits};
 use tinyalloc_sys::Mapper;
 
-use crate::config::{ARENA_SIZE, SEGMENT_SHIFT, SEGMENTS_PER_ARENA};
+use crate::config::{
+  ARENA_SIZE, SAME_CLASS_SCAN, SEGMENT_SHIFT, SEGMENTS_PER_ARENA,
+};
 use crate::manager::{
   is_spare, mapper, note_purge_deadline, purge_delay, secret,
 };
-use crate::segment::LOCAL_FIELD_END;
+use crate::segment::{LOCAL_FIELD_END, Segment};
 use crate::stats::{Counter, GLOBAL};
 
 /// Words of each per-arena bitmap.
@@ -249,14 +251,48 @@ impl Arena {
     count: usize,
     placement: Placement,
     now: u64,
+    class: Option<usize>,
   ) -> Option<Span> {
     let mut state = self.lock();
+    if let Some(index) = class
+      .filter(|_| count == 1 && placement == Placement::ANY)
+      .and_then(|class| self.dirty_of_class(&mut state, class))
+    {
+      let fresh = state.mark_used(index, 1);
+      debug_assert_eq!(fresh, 0, "a dirty segment is committed");
+      self.purge_if_due(&mut state, now, false);
+      return Some(Span {
+        start: self.segment(index),
+        zeroed: false,
+      });
+    }
     let (index, zeroed) = state.claim(count, placement)?;
     self.purge_if_due(&mut state, now, false);
     Some(Span {
       start: self.segment(index),
       zeroed,
     })
+  }
+
+  /// Among the first [`SAME_CLASS_SCAN`] dirty segments, one that last
+  /// served as a small segment of class `class`: its resident pages are
+  /// where that class's blocks lie, so reusing it for the same class
+  /// leaves no stale page resident (another class carves less or more of
+  /// it), and saves the faults.
+  fn dirty_of_class(&self, state: &mut State, class: usize) -> Option<usize> {
+    let mut from = HEADER_SEGMENTS;
+    for _ in 0..SAME_CLASS_SCAN {
+      let index = bits(&mut state.dirty).find_first_set_from(from)?;
+      // SAFETY: a dirty segment of this arena: free, mapped, and not
+      // purged (its header page reads as it was left), and we hold the
+      // lock that any claim of it takes.
+      if unsafe { Segment::released_class(self.segment(index)) } == Some(class)
+      {
+        return Some(index);
+      }
+      from = index + 1;
+    }
+    None
   }
 
   /// Gives back the `count` segments starting at `start`.

@@ -105,6 +105,12 @@ pub(crate) const WARM_POOL_HEAPS: usize = 8;
 /// about 2 MiB above glibc.
 pub(crate) const COLD_REUSE_KEPT_PAGES: usize = 8;
 
+/// Dirty segments a claim for a small class looks through, lowest first,
+/// for one that class last used, before it takes the lowest free segment:
+/// enough to find one in a heap's worth of recently retired segments,
+/// few enough that a claim reads a handful of header lines.
+pub(crate) const SAME_CLASS_SCAN: usize = 32;
+
 /// Nanoseconds per millisecond, for the purge clock.
 pub(crate) const NANOS_PER_MILLI: u64 = 1_000_000;
 

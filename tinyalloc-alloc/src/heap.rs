@@ -808,7 +808,7 @@ impl Heap {
       // SAFETY: forwarded from the caller.
       unsafe { self.retire_kept_empty(index) };
     }
-    let span = claim_span(1, Placement::ANY)?;
+    let span = claim_span(1, Placement::ANY, Some(index))?;
     if !span.zeroed {
       // SAFETY: the span is a segment we just claimed.
       unsafe { give_back_cold_pages(span.start) };
@@ -1256,7 +1256,7 @@ impl Heap {
       align: (align / SEGMENT_SIZE).max(1),
       lead: usize::from(align > SEGMENT_SIZE),
     };
-    let span = claim_span(count, placement)?;
+    let span = claim_span(count, placement, None)?;
     let usable = total.next_multiple_of(page_size()) - offset;
     // SAFETY: the span is fresh and ours.
     let segment = unsafe {

@@ -176,15 +176,17 @@ pub(crate) fn is_spare(arena: &Arena) -> bool {
 }
 
 /// Claims a run of `count` segments from some arena, creating one if none
-/// has room.
+/// has room. A single segment for a small `class`
+/// comes, if one is at hand, from a dirty segment that class last used.
 pub(crate) fn claim_span(
   count: usize,
   placement: Placement,
+  class: Option<usize>,
 ) -> Result<Span, AllocError> {
   let now = now();
   purge_due(now);
   if let Some(span) =
-    arenas().find_map(|arena| arena.claim(count, placement, now))
+    arenas().find_map(|arena| arena.claim(count, placement, now, class))
   {
     return Ok(span);
   }
@@ -200,7 +202,7 @@ fn claim_span_slow(
   let _grow = GROW.lock();
   // Another thread may have added an arena while we waited.
   if let Some(span) =
-    arenas().find_map(|arena| arena.claim(count, placement, now))
+    arenas().find_map(|arena| arena.claim(count, placement, now, None))
   {
     return Ok(span);
   }
@@ -213,7 +215,7 @@ fn claim_span_slow(
   ARENAS[index].store(NonNull::from(arena).as_ptr(), Ordering::Release);
   ARENA_COUNT.store(index + 1, Ordering::Release);
   arena
-    .claim(count, placement, now)
+    .claim(count, placement, now, None)
     .ok_or(AllocError::OutOfMemory)
 }
 

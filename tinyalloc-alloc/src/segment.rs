@@ -564,6 +564,21 @@ impl Segment {
     Some(end.min(SEGMENT_SIZE))
   }
 
+  /// The class the segment at `start` last served as a small segment, if
+  /// it holds the header of one given back (a large block's header given
+  /// back reads as class 0; a mismatch only costs the claim its choice).
+  ///
+  /// # Safety
+  /// `start` is a free segment of ours, mapped, that no one claims
+  /// meanwhile (the caller holds its arena's lock).
+  pub(crate) unsafe fn released_class(start: NonNull<u8>) -> Option<usize> {
+    // SAFETY: forwarded from the caller.
+    let header = unsafe { start.cast::<Segment>().as_ref() };
+    let released = Self::cookie_of(start.addr().get(), Kind::Released);
+    (header.cookie.load(Ordering::Relaxed) == released)
+      .then(|| usize::from(header.class.load(Ordering::Relaxed)))
+  }
+
   /// The owning heap's counters for this segment's class.
   #[inline]
   fn counters(&self) -> &ClassCounters {

@@ -1,10 +1,12 @@
 extern crate std;
 
+use core::ptr::NonNull;
 use core::slice;
 
 use super::*;
 use crate::config::SEGMENT_SIZE;
 use crate::manager::init;
+use crate::segment::UNCOUNTED;
 
 fn arena<'arena>() -> &'arena Arena {
   init();
@@ -18,11 +20,11 @@ fn offset_of(arena: &Arena, span: &Span) -> usize {
 #[test]
 fn fresh_spans_are_zeroed_segment_aligned_and_past_the_header() {
   let arena = arena();
-  let span = arena.claim(3, Placement::ANY, 1).unwrap();
+  let span = arena.claim(3, Placement::ANY, 1, None).unwrap();
   arena.check_invariants();
   assert!(span.zeroed);
   assert_eq!(offset_of(arena, &span), HEADER_SEGMENTS * SEGMENT_SIZE);
-  let next = arena.claim(1, Placement::ANY, 1).unwrap();
+  let next = arena.claim(1, Placement::ANY, 1, None).unwrap();
   arena.check_invariants();
   assert_eq!(
     offset_of(arena, &next),
@@ -35,7 +37,7 @@ fn fresh_spans_are_zeroed_segment_aligned_and_past_the_header() {
 fn placement_puts_the_aligned_point_one_segment_in() {
   let arena = arena();
   let placement = Placement { align: 8, lead: 1 };
-  let span = arena.claim(2, placement, 1).unwrap();
+  let span = arena.claim(2, placement, 1, None).unwrap();
   arena.check_invariants();
   let aligned = offset_of(arena, &span) + SEGMENT_SIZE;
   assert_eq!(aligned % (8 * SEGMENT_SIZE), 0);
@@ -45,19 +47,19 @@ fn placement_puts_the_aligned_point_one_segment_in() {
 fn released_spans_are_reused_dirty_until_purged() {
   let arena = arena();
   // Keeps the arena from becoming empty, which would purge at once.
-  let _keep = arena.claim(1, Placement::ANY, 1).unwrap();
-  let span = arena.claim(2, Placement::ANY, 1).unwrap();
+  let _keep = arena.claim(1, Placement::ANY, 1, None).unwrap();
+  let span = arena.claim(2, Placement::ANY, 1, None).unwrap();
   arena.check_invariants();
   // SAFETY: the span is ours.
   unsafe { span.start.as_ptr().write_bytes(0xEE, 2 * SEGMENT_SIZE) };
   arena.release(span.start, 2, 1);
-  let again = arena.claim(2, Placement::ANY, 1).unwrap();
+  let again = arena.claim(2, Placement::ANY, 1, None).unwrap();
   arena.check_invariants();
   assert_eq!(again.start, span.start);
   assert!(!again.zeroed, "written memory is not reported zero");
   arena.release(again.start, 2, 1);
   arena.purge_now();
-  let purged = arena.claim(2, Placement::ANY, 1).unwrap();
+  let purged = arena.claim(2, Placement::ANY, 1, None).unwrap();
   arena.check_invariants();
   assert!(purged.zeroed);
   // SAFETY: the span is ours and mapped.
@@ -69,13 +71,55 @@ fn released_spans_are_reused_dirty_until_purged() {
   );
 }
 
+/// Makes the single segment of `span` a small segment of `class` and
+/// gives its header back, as a heap retiring it would.
+fn released_small(span: &Span, class: usize) {
+  // SAFETY: a segment just claimed, unused; the counters are never read.
+  let segment = unsafe {
+    Segment::init_small(
+      span.start,
+      class,
+      NonNull::dangling(),
+      NonNull::from(&UNCOUNTED),
+      span.zeroed,
+    )
+  };
+  segment.release(false);
+}
+
+#[test]
+fn a_small_claim_takes_a_dirty_segment_its_class_last_used() {
+  /// Two small classes.
+  const FIRST_CLASS: usize = 3;
+  const SECOND_CLASS: usize = 9;
+  let arena = arena();
+  let low = arena.claim(1, Placement::ANY, 1, None).unwrap();
+  let high = arena.claim(1, Placement::ANY, 1, None).unwrap();
+  // Keeps the arena from becoming empty, which would purge at once.
+  let _keep = arena.claim(1, Placement::ANY, 1, None).unwrap();
+  released_small(&low, FIRST_CLASS);
+  released_small(&high, SECOND_CLASS);
+  arena.release(low.start, 1, 1);
+  arena.release(high.start, 1, 1);
+  let again = arena
+    .claim(1, Placement::ANY, 1, Some(SECOND_CLASS))
+    .unwrap();
+  arena.check_invariants();
+  assert_eq!(again.start, high.start, "the segment its class used");
+  assert!(!again.zeroed, "a dirty segment is not zeroed");
+  let other = arena
+    .claim(1, Placement::ANY, 1, Some(SECOND_CLASS))
+    .unwrap();
+  assert_eq!(other.start, low.start, "else the lowest free one");
+}
+
 #[test]
 fn spans_grow_into_free_neighbours_only() {
   let arena = arena();
-  let span = arena.claim(1, Placement::ANY, 1).unwrap();
+  let span = arena.claim(1, Placement::ANY, 1, None).unwrap();
   arena.check_invariants();
   assert!(arena.try_grow(span.start, 1, 3));
-  let blocker = arena.claim(1, Placement::ANY, 1).unwrap();
+  let blocker = arena.claim(1, Placement::ANY, 1, None).unwrap();
   arena.check_invariants();
   assert_eq!(
     offset_of(arena, &blocker),
@@ -89,27 +133,27 @@ fn spans_grow_into_free_neighbours_only() {
 fn a_full_arena_refuses_and_recovers() {
   let arena = arena();
   let all = SEGMENTS_PER_ARENA - HEADER_SEGMENTS;
-  let span = arena.claim(all, Placement::ANY, 1).unwrap();
+  let span = arena.claim(all, Placement::ANY, 1, None).unwrap();
   arena.check_invariants();
-  assert!(arena.claim(1, Placement::ANY, 1).is_none());
+  assert!(arena.claim(1, Placement::ANY, 1, None).is_none());
   arena.release(span.start, all, 1);
   arena.check_invariants();
   assert_eq!(arena.in_use(), HEADER_SEGMENTS);
-  assert!(arena.claim(all, Placement::ANY, 1).is_some());
+  assert!(arena.claim(all, Placement::ANY, 1, None).is_some());
 }
 
 #[test]
 fn a_due_purge_spares_segments_freed_since_the_last_check() {
   let arena = arena();
   let delay = purge_delay();
-  let _keep = arena.claim(1, Placement::ANY, 1).unwrap();
-  let span = arena.claim(2, Placement::ANY, 1).unwrap();
+  let _keep = arena.claim(1, Placement::ANY, 1, None).unwrap();
+  let span = arena.claim(2, Placement::ANY, 1, None).unwrap();
   // SAFETY: the span is ours.
   unsafe { span.start.as_ptr().write_bytes(0xEE, 2 * SEGMENT_SIZE) };
   arena.release(span.start, 2, 1);
   // The first due check only ages the span...
   arena.purge_if_due_now(1 + delay);
-  let again = arena.claim(2, Placement::ANY, 2 + delay).unwrap();
+  let again = arena.claim(2, Placement::ANY, 2 + delay, None).unwrap();
   arena.check_invariants();
   assert_eq!(again.start, span.start);
   assert!(!again.zeroed, "claimed again before the next check: kept");
@@ -118,7 +162,9 @@ fn a_due_purge_spares_segments_freed_since_the_last_check() {
   arena.release(again.start, 2, freed);
   arena.purge_if_due_now(freed + delay);
   arena.purge_if_due_now(freed + 2 * delay);
-  let purged = arena.claim(2, Placement::ANY, freed + 2 * delay).unwrap();
+  let purged = arena
+    .claim(2, Placement::ANY, freed + 2 * delay, None)
+    .unwrap();
   arena.check_invariants();
   assert_eq!(purged.start, span.start);
   assert!(purged.zeroed, "free across two checks: purged");
@@ -128,9 +174,9 @@ fn a_due_purge_spares_segments_freed_since_the_last_check() {
 fn purging_everything_leaves_nothing_aged_to_purge_twice() {
   let arena = arena();
   let delay = purge_delay();
-  let _keep = arena.claim(1, Placement::ANY, 1).unwrap();
-  let first = arena.claim(1, Placement::ANY, 1).unwrap();
-  let second = arena.claim(1, Placement::ANY, 1).unwrap();
+  let _keep = arena.claim(1, Placement::ANY, 1, None).unwrap();
+  let first = arena.claim(1, Placement::ANY, 1, None).unwrap();
+  let second = arena.claim(1, Placement::ANY, 1, None).unwrap();
   arena.release(first.start, 1, 1);
   arena.purge_now();
   {

@@ -494,7 +494,7 @@ fn written_and_released(
 ) -> NonNull<u8> {
   /// What the old life wrote into its blocks.
   const FILL: u8 = 0x5A;
-  let span = claim_span(1, Placement::ANY).expect("a segment");
+  let span = claim_span(1, Placement::ANY, None).expect("a segment");
   // SAFETY: a segment we just claimed; the counters are never read.
   let segment = unsafe {
     Segment::init_small(

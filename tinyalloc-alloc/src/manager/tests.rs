@@ -27,7 +27,7 @@ fn foreign_addresses_are_not_ours() {
 #[test]
 fn arena_spans_are_ours() {
   init();
-  let span = claim_span(1, Placement::ANY).unwrap();
+  let span = claim_span(1, Placement::ANY, None).unwrap();
   assert!(owns(span.start.addr().get()));
   assert!(owns(span.start.addr().get() + SEGMENT_SIZE - 1));
   release_span(span.start, 1);
@@ -69,9 +69,9 @@ fn due_purges_happen_on_any_later_operation() {
   /// and then it is not purged: try again.
   const ATTEMPTS: usize = 10;
   init();
-  let keep = claim_span(1, Placement::ANY).unwrap();
+  let keep = claim_span(1, Placement::ANY, None).unwrap();
   let purged = (0..ATTEMPTS).any(|_| {
-    let span = claim_span(1, Placement::ANY).unwrap();
+    let span = claim_span(1, Placement::ANY, None).unwrap();
     // SAFETY: the span is ours.
     unsafe { span.start.as_ptr().write_bytes(0xAB, SEGMENT_SIZE) };
     let purges = GLOBAL.get(Counter::Purges);
@@ -104,7 +104,7 @@ fn freed_memory_waiting_for_the_purge_delay_stays_below_the_cap() {
   const OTHERS_SLACK: usize = ARENA_SIZE;
   init();
   let spans: Vec<Span> = (0..SPANS)
-    .map(|_| claim_span(SPAN_SEGMENTS, Placement::ANY).unwrap())
+    .map(|_| claim_span(SPAN_SEGMENTS, Placement::ANY, None).unwrap())
     .collect();
   for span in &spans {
     release_span(span.start, SPAN_SEGMENTS);
