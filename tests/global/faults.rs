@@ -246,3 +246,29 @@ fault_test! {
     free(header, SMALL);
   }
 }
+
+/// The engine's arena size (`ARENA_SHIFT` 26).
+const ARENA_BYTES: usize = 64 * MIB;
+/// A kernel-space address in the arena place just below the top one of the
+/// address space, where a heap that had claimed no small segment yet
+/// looked for its home arena (and so read the address as a header, and
+/// crashed without a message).
+const BELOW_TOP_ARENA: usize = usize::MAX - 2 * ARENA_BYTES + 1 + 4 * KIB;
+
+fault_test! {
+  fn free_of_a_kernel_space_pointer_by_a_thread_with_only_a_large_block()
+    -> "free of a pointer not allocated by tinyalloc"
+  {
+    thread::spawn(|| {
+      // The thread's heap claims no small segment: a large block only.
+      let large = allocate(LARGE);
+      let pointer = NonNull::new(ptr::without_provenance_mut(BELOW_TOP_ARENA))
+        .expect("not null");
+      announce(pointer.addr().get());
+      free(pointer, SMALL);
+      free(large, LARGE);
+    })
+    .join()
+    .expect("the thread stops the process first");
+  }
+}

@@ -183,11 +183,14 @@ const CACHE_LINE_BYTES: usize = 64;
 /// heaps hold segments.
 pub static UNOWNED_HEAP: Heap = Heap::new();
 
-/// `Heap::home_arena` before the heap has claimed a segment: the arena
-/// place just below the top one of the address space. No arena of ours is
-/// there (it is kernel space), nor null's `pointer - 1` (in the top one).
-/// A pointer there is taken for home and read; it faults, a crash with no
-/// message instead of the usual one, for a pointer no program holds.
+/// `Heap::home_arena` while no arena exists: the arena place just below
+/// the top one of the address space. No arena of ours is there (it is
+/// kernel space), nor null's `pointer - 1` (in the top one). A pointer
+/// there is taken for home and read; it faults, a crash with no message
+/// instead of the usual one. Only before the process's first allocation
+/// can that happen: the unowned heap takes the first arena claimed as its
+/// home, a new heap starts with the unowned heap's, and a heap's first
+/// claim, small or large, makes that arena home.
 const NO_ARENA: usize = usize::MAX - (2 * ARENA_SIZE - 1);
 
 /// Heaps whose threads have exited, waiting for adoption.
@@ -265,6 +268,18 @@ impl Heap {
     self.unlock();
   }
 
+  /// Makes the arena holding `claimed` this heap's home (the owner, after
+  /// a claim there), and the unowned heap's if it has none yet: threads
+  /// without a heap of their own (those that only free) get a home arena
+  /// too, and any arena of ours will do.
+  fn make_home(&self, claimed: NonNull<u8>) {
+    let arena = claimed.addr().get() & !ARENA_MASK;
+    self.home_arena.store(arena, Ordering::Relaxed);
+    if UNOWNED_HEAP.home_arena.load(Ordering::Relaxed) == NO_ARENA {
+      UNOWNED_HEAP.home_arena.store(arena, Ordering::Relaxed);
+    }
+  }
+
   /// Whether the heap owns no segment (owner, or the lock of an abandoned
   /// heap).
   ///
@@ -326,6 +341,13 @@ impl Heap {
     let heap = region.cast::<Heap>();
     // SAFETY: a fresh mapping, page-aligned and large enough.
     unsafe { heap.write(Heap::new()) };
+    // Until its first claim, any arena of ours is home (see `NO_ARENA`).
+    // SAFETY: just written; nobody else knows of it yet.
+    let home = &unsafe { heap.as_ref() }.home_arena;
+    home.store(
+      UNOWNED_HEAP.home_arena.load(Ordering::Relaxed),
+      Ordering::Relaxed,
+    );
     // Registered under the pool lock, which `fork` takes first: a heap is
     // then either in the registry before the fork locks every heap, or
     // registered (and used) only after the fork, never in between.
@@ -813,13 +835,7 @@ impl Heap {
       // SAFETY: the span is a segment we just claimed.
       unsafe { give_back_cold_pages(span.start) };
     }
-    let arena = span.start.addr().get() & !ARENA_MASK;
-    self.home_arena.store(arena, Ordering::Relaxed);
-    // Threads without a heap of their own (those that only free) get a
-    // home arena too: any arena of ours will do.
-    if UNOWNED_HEAP.home_arena.load(Ordering::Relaxed) == NO_ARENA {
-      UNOWNED_HEAP.home_arena.store(arena, Ordering::Relaxed);
-    }
+    self.make_home(span.start);
     // SAFETY: the span is a fresh segment nobody else knows of.
     let segment = unsafe {
       Segment::init_small(
@@ -1257,6 +1273,9 @@ impl Heap {
       lead: usize::from(align > SEGMENT_SIZE),
     };
     let span = claim_span(count, placement, None)?;
+    if self.home_arena.load(Ordering::Relaxed) == NO_ARENA {
+      self.make_home(span.start);
+    }
     let usable = total.next_multiple_of(page_size()) - offset;
     // SAFETY: the span is fresh and ours.
     let segment = unsafe {
