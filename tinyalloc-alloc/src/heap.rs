@@ -5,8 +5,9 @@
 //!   `partial` or `full` lists, and its `in_full` flag says which;
 //! - the head of `partial` is the segment allocation pops from;
 //! - a segment on `full` had no free block when it was moved there; a
-//!   remote free into it sets the heap's `full_notice`, and the next slow
-//!   path moves such segments back.
+//!   remote free into it sets the heap's notice for its class, and the
+//!   class's next refill that finds no carved block moves such segments
+//!   back (only that class's full list is looked at).
 //!
 //! A refill takes an already carved block if the class has one anywhere
 //! (another partial segment's list, a full segment's remote frees) before
@@ -108,8 +109,11 @@ pub struct Heap {
   /// Blocks of this heap freed by other threads (counted when they come
   /// home; written only by the owner).
   cross_frees: AtomicU64,
-  /// A remote free landed in a segment on a full list.
-  full_notice: AtomicBool,
+  /// Per class: a remote free landed in a segment on its full list. Per
+  /// class, so that a refill looks at its own class's full list only: a
+  /// heap-wide notice made every refill that needed a page scan the full
+  /// segments of every class.
+  full_notices: [AtomicBool; CLASS_COUNT],
   /// The owning thread has exited; the heap waits in the pool.
   abandoned: AtomicBool,
   /// Held by whoever acts as owner of an abandoned heap.
@@ -217,7 +221,7 @@ impl Heap {
       home_arena: AtomicUsize::new(NO_ARENA),
       classes: [const { ClassSlot::new() }; CLASS_COUNT],
       cross_frees: AtomicU64::new(0),
-      full_notice: AtomicBool::new(false),
+      full_notices: [const { AtomicBool::new(false) }; CLASS_COUNT],
       abandoned: AtomicBool::new(false),
       lock: AtomicBool::new(false),
       trimmed: Cell::new(false),
@@ -612,7 +616,7 @@ impl Heap {
       return Ok(block);
     }
     // SAFETY: forwarded from the caller.
-    if unsafe { self.revive_full() } {
+    if unsafe { self.revive_class(index) } {
       // SAFETY: forwarded from the caller.
       if let Some(block) = unsafe { self.pop_from_queue(index) } {
         return Ok(block);
@@ -770,25 +774,25 @@ impl Heap {
     debug_assert!(pushed.is_ok(), "an unlinked segment links");
   }
 
-  /// If a remote free landed in a full segment, moves every full segment
-  /// with remote frees back to its partial list. Returns whether any moved.
+  /// If a remote free landed in a full segment of class `index`, moves
+  /// the class's full segments with remote frees back to its partial
+  /// list. Returns whether any moved.
   ///
   /// # Safety
   /// The caller owns the heap.
-  unsafe fn revive_full(&self) -> bool {
-    if !self.full_notice.swap(false, Ordering::Acquire) {
+  unsafe fn revive_class(&self, index: usize) -> bool {
+    // A swap, not a store: a notice set after it survives, and one set
+    // before it is read here, with the remote free it announces.
+    if !self.full_notices[index].swap(false, Ordering::Acquire) {
       return false;
     }
-    let mut moved = false;
-    for index in 0..CLASS_COUNT {
+    // SAFETY: forwarded from the caller.
+    let queue = unsafe { self.queue(index) };
+    // SAFETY: the queue is one of this heap's, which the caller owns.
+    let moved = unsafe { Self::revive_queue(queue) };
+    if moved {
       // SAFETY: forwarded from the caller.
-      let queue = unsafe { self.queue(index) };
-      // SAFETY: the queue is one of this heap's, which the caller owns.
-      if unsafe { Self::revive_queue(queue) } {
-        // SAFETY: forwarded from the caller.
-        unsafe { self.set_direct(index, queue.partial.head()) };
-        moved = true;
-      }
+      unsafe { self.set_direct(index, queue.partial.head()) };
     }
     moved
   }
@@ -1050,10 +1054,10 @@ impl Heap {
   /// # Safety
   /// The caller owns the heap.
   pub unsafe fn collect(&self) {
-    // A swap, not a store: a notice set after it survives, and one set
-    // before it is read here, with the remote free it announces.
-    self.full_notice.swap(false, Ordering::Acquire);
     for index in 0..CLASS_COUNT {
+      // A swap, not a store: a notice set after it survives, and one set
+      // before it is read here, with the remote free it announces.
+      self.full_notices[index].swap(false, Ordering::Acquire);
       // SAFETY: forwarded from the caller.
       let queue = unsafe { self.queue(index) };
       // SAFETY: forwarded from the caller.
@@ -1420,9 +1424,10 @@ fn free_remote(segment: &Segment, pointer: NonNull<u8>) {
     return tend_abandoned(owner, segment);
   }
   // The owner may have retired the segment by now, but its header stays
-  // mapped, and a stale flag only costs the owner a look at its full lists.
+  // mapped, and a stale notice only costs the owner a look at that class's
+  // full list.
   if segment.is_full_seq_cst() {
-    owner.full_notice.store(true, Ordering::Release);
+    owner.full_notices[segment.class_index()].store(true, Ordering::Release);
   }
 }
 

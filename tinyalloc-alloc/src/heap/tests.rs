@@ -426,6 +426,10 @@ fn remote_frees_into_a_full_segment_are_reused_before_a_new_page_is_carved() {
       "the second segment's block is new"
     );
     free_remotely(first.clone());
+    assert!(
+      heap.full_notices[index].load(Ordering::SeqCst),
+      "a remote free into a full segment sets its class's notice"
+    );
     let page_blocks = (page_size() / size).max(1);
     let again: Vec<NonNull<u8>> =
       (0..class.blocks()).map(|_| alloc(heap, size)).collect();
@@ -437,6 +441,10 @@ fn remote_frees_into_a_full_segment_are_reused_before_a_new_page_is_carved() {
       reused + page_blocks >= class.blocks(),
       "{reused} of {} remotely freed blocks reused before carving",
       class.blocks()
+    );
+    assert!(
+      !heap.full_notices[index].load(Ordering::SeqCst),
+      "the refill that revived the segment took the notice"
     );
     for block in again.into_iter().chain([second]) {
       free(heap, block);
