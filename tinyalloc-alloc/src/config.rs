@@ -111,6 +111,13 @@ pub(crate) const COLD_REUSE_KEPT_PAGES: usize = 8;
 /// few enough that a claim reads a handful of header lines.
 pub(crate) const SAME_CLASS_SCAN: usize = 32;
 
+/// Longest full list a refill looks through for remote frees before it
+/// carves a page (a longer one only when no page is left to carve): the
+/// look reads every full segment's remote list, and a heap holding
+/// thousands of full segments while other threads free a block now and
+/// then would pay it for every page.
+pub(crate) const REVIVE_BEFORE_CARVE_MAX: usize = 32;
+
 /// Nanoseconds per millisecond, for the purge clock.
 pub(crate) const NANOS_PER_MILLI: u64 = 1_000_000;
 

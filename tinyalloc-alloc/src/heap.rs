@@ -43,7 +43,8 @@ use crate::class::{
 };
 use crate::config::{
   ARENA_MASK, ARENA_SIZE, COLD_REUSE_KEPT_PAGES, LARGE_ALIGN_MAX,
-  LARGE_MAX_SEGMENTS, MIN_ALIGN, SEGMENT_SIZE, SMALL_MAX, WARM_POOL_HEAPS,
+  LARGE_MAX_SEGMENTS, MIN_ALIGN, REVIVE_BEFORE_CARVE_MAX, SEGMENT_SIZE,
+  SMALL_MAX, WARM_POOL_HEAPS,
 };
 use crate::error::AllocError;
 use crate::fault::Fault;
@@ -601,7 +602,12 @@ impl Heap {
   /// Blocks already carved come first, wherever they wait: on another
   /// partial segment's list, or freed by other threads into a full
   /// segment. A page is carved only when none is left, so that blocks
-  /// freed remotely are reused before the heap touches new memory.
+  /// freed remotely are reused before the heap touches new memory. Only a
+  /// full list of up to [`REVIVE_BEFORE_CARVE_MAX`] segments is looked
+  /// through before carving: a longer one is looked through once the
+  /// partial segments have no page left to carve, so that a big heap
+  /// with a trickle of remote frees does not scan thousands of segments
+  /// for every page.
   ///
   /// # Safety
   /// The caller owns the heap.
@@ -616,14 +622,19 @@ impl Heap {
       return Ok(block);
     }
     // SAFETY: forwarded from the caller.
-    if unsafe { self.revive_class(index) } {
+    let full = unsafe { self.queue(index) }.full.len();
+    if full <= REVIVE_BEFORE_CARVE_MAX {
       // SAFETY: forwarded from the caller.
-      if let Some(block) = unsafe { self.pop_from_queue(index) } {
+      if let Some(block) = unsafe { self.pop_revived(index) } {
         return Ok(block);
       }
     }
     // SAFETY: forwarded from the caller.
     if let Some(block) = unsafe { self.carve_in_queue(index) } {
+      return Ok(block);
+    }
+    // SAFETY: forwarded from the caller.
+    if let Some(block) = unsafe { self.pop_revived(index) } {
       return Ok(block);
     }
     // SAFETY: forwarded from the caller.
@@ -772,6 +783,21 @@ impl Heap {
     // SAFETY: just unlinked; it stays valid while queued.
     let pushed = unsafe { queue.partial.push(pointer) };
     debug_assert!(pushed.is_ok(), "an unlinked segment links");
+  }
+
+  /// Pops a block from the full segments of class `index` that other
+  /// threads freed into, if the class's notice says there are some.
+  ///
+  /// # Safety
+  /// The caller owns the heap.
+  unsafe fn pop_revived(&self, index: usize) -> Option<NonNull<u8>> {
+    // SAFETY: forwarded from the caller.
+    if unsafe { self.revive_class(index) } {
+      // SAFETY: forwarded from the caller.
+      unsafe { self.pop_from_queue(index) }
+    } else {
+      None
+    }
   }
 
   /// If a remote free landed in a full segment of class `index`, moves

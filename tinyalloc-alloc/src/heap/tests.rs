@@ -561,6 +561,35 @@ fn a_cold_segment_reused_gives_back_its_old_pages_past_the_header() {
 }
 
 #[test]
+fn a_long_full_list_is_looked_through_only_when_no_page_is_left_to_carve() {
+  with_heap(|heap| {
+    let index = unused_class(heap, class_of(FEW_PER_SEGMENT));
+    let class = class(index);
+    let size = class.size();
+    let full_segments = REVIVE_BEFORE_CARVE_MAX + 2;
+    // That many full segments, and one block of the next.
+    let blocks: Vec<NonNull<u8>> = (0..full_segments * class.blocks() + 1)
+      .map(|_| alloc(heap, size))
+      .collect();
+    let freed = blocks[0].addr().get();
+    free_remotely(std::vec![freed]);
+    // The rest of the current segment is carved before the long full list
+    // is looked through for the block freed into it.
+    let rest: Vec<NonNull<u8>> =
+      (1..class.blocks()).map(|_| alloc(heap, size)).collect();
+    assert!(
+      rest.iter().all(|block| block.addr().get() != freed),
+      "the current segment is carved first"
+    );
+    let next = alloc(heap, size);
+    assert_eq!(next.addr().get(), freed, "then the full list is revived");
+    for block in blocks.into_iter().skip(1).chain(rest).chain([next]) {
+      free(heap, block);
+    }
+  });
+}
+
+#[test]
 fn frees_into_an_abandoned_heap_release_its_segments() {
   const BLOCKS: usize = 5000;
   const ADOPTION_RETRIES: usize = 10;
