@@ -47,7 +47,7 @@ use core::ptr::{self, NonNull};
 
 use tinyalloc_list::{HasLink, Link};
 
-use crate::class::{CLASS_COUNT, Class, class};
+use crate::class::{Class, class};
 use crate::config::{ARENA_MASK, MIN_ALIGN, SEGMENT_MASK, SEGMENT_SIZE};
 use crate::fault::Fault;
 use crate::heap::Heap;
@@ -534,6 +534,20 @@ impl Segment {
     segment
   }
 
+  /// The header at `start` if it is one of ours given back: the cookie,
+  /// keyed by the secret, says so, so its other fields are as we left
+  /// them.
+  ///
+  /// # Safety
+  /// `start` is a free segment of ours, mapped, that no one claims
+  /// meanwhile.
+  unsafe fn released_header<'seg>(start: NonNull<u8>) -> Option<&'seg Segment> {
+    // SAFETY: forwarded from the caller.
+    let header = unsafe { start.cast::<Segment>().as_ref() };
+    let released = Self::cookie_of(start.addr().get(), Kind::Released);
+    (header.cookie.load(Ordering::Relaxed) == released).then_some(header)
+  }
+
   /// How far into the segment at `start` its last life touched memory
   /// (past its carved blocks), if that was as a small segment given back
   /// cold (by the heap of an exiting or exited thread); `None` for
@@ -543,25 +557,14 @@ impl Segment {
   /// `start` is a segment of ours that the caller has just claimed, not
   /// zeroed.
   pub(crate) unsafe fn cold_touched_end(start: NonNull<u8>) -> Option<usize> {
-    // SAFETY: forwarded from the caller: the memory is ours, mapped, and
-    // no one else uses it.
-    let header = unsafe { start.cast::<Segment>().as_ref() };
-    let released = Self::cookie_of(start.addr().get(), Kind::Released);
-    if header.cookie.load(Ordering::Relaxed) != released
-      || !header.cold.load(Ordering::Relaxed)
-    {
-      return None;
-    }
-    // A released small header keeps its class and carved limit; the class
-    // index is bounded anyway, since this reads memory a moment ago given
-    // back.
-    let index = usize::from(header.class.load(Ordering::Relaxed));
-    let class = class(index.min(CLASS_COUNT - 1));
-    let carved = header.code_limit.get() / code_step_of(class.size());
-    let end = (carved as usize)
-      .saturating_mul(class.size())
-      .saturating_add(class.area_offset());
-    Some(end.min(SEGMENT_SIZE))
+    // SAFETY: forwarded from the caller.
+    let header = unsafe { Self::released_header(start) }?;
+    // Only small segments are given back cold; their header keeps its
+    // class and carved limit.
+    header
+      .cold
+      .load(Ordering::Relaxed)
+      .then(|| header.extent_of_carved())
   }
 
   /// The class the segment at `start` last served as a small segment, if
@@ -573,10 +576,8 @@ impl Segment {
   /// meanwhile (the caller holds its arena's lock).
   pub(crate) unsafe fn released_class(start: NonNull<u8>) -> Option<usize> {
     // SAFETY: forwarded from the caller.
-    let header = unsafe { start.cast::<Segment>().as_ref() };
-    let released = Self::cookie_of(start.addr().get(), Kind::Released);
-    (header.cookie.load(Ordering::Relaxed) == released)
-      .then(|| usize::from(header.class.load(Ordering::Relaxed)))
+    let header = unsafe { Self::released_header(start) }?;
+    Some(header.class_index())
   }
 
   /// The owning heap's counters for this segment's class.
@@ -1073,8 +1074,7 @@ impl Segment {
   }
 
   /// Bytes from the segment's start to the end of its carved blocks
-  /// (owner only).
-  #[cfg(test)]
+  /// (owner only, or a header given back).
   pub(crate) fn extent_of_carved(&self) -> usize {
     self.class().area_offset() + self.carved() * self.class().size()
   }
