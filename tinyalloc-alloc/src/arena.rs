@@ -254,19 +254,17 @@ impl Arena {
     class: Option<usize>,
   ) -> Option<Span> {
     let mut state = self.lock();
-    if let Some(index) = class
+    let same_class = class
       .filter(|_| count == 1 && placement == Placement::ANY)
-      .and_then(|class| self.dirty_of_class(&mut state, class))
-    {
-      let fresh = state.mark_used(index, 1);
-      debug_assert_eq!(fresh, 0, "a dirty segment is committed");
-      self.purge_if_due(&mut state, now, false);
-      return Some(Span {
-        start: self.segment(index),
-        zeroed: false,
-      });
-    }
-    let (index, zeroed) = state.claim(count, placement)?;
+      .and_then(|class| self.dirty_of_class(&mut state, class));
+    let (index, zeroed) = match same_class {
+      Some(index) => {
+        let fresh = state.mark_used(index, 1);
+        debug_assert_eq!(fresh, 0, "a dirty segment is committed");
+        (index, false)
+      }
+      None => state.claim(count, placement)?,
+    };
     self.purge_if_due(&mut state, now, false);
     Some(Span {
       start: self.segment(index),

@@ -176,8 +176,8 @@ pub(crate) fn is_spare(arena: &Arena) -> bool {
 }
 
 /// Claims a run of `count` segments from some arena, creating one if none
-/// has room. A single segment for a small `class`
-/// comes, if one is at hand, from a dirty segment that class last used.
+/// has room. A single segment for a small `class` comes, if one is at
+/// hand, from a dirty segment that class last used.
 pub(crate) fn claim_span(
   count: usize,
   placement: Placement,
