@@ -47,7 +47,7 @@ use core::ptr::{self, NonNull};
 
 use tinyalloc_list::{HasLink, Link};
 
-use crate::class::{Class, class};
+use crate::class::{CLASS_COUNT, Class, class};
 use crate::config::{ARENA_MASK, MIN_ALIGN, SEGMENT_MASK, SEGMENT_SIZE};
 use crate::fault::Fault;
 use crate::heap::Heap;
@@ -551,7 +551,11 @@ impl Segment {
   /// How far into the segment at `start` its last life touched memory
   /// (past its carved blocks), if that was as a small segment given back
   /// cold (by the heap of an exiting or exited thread); `None` for
-  /// anything else, the inside of a large block say.
+  /// anything else. At most the segment: the header is read defensively,
+  /// because a header given back survives, cookie and all, where a large
+  /// block later spanned the segment without writing over it, with
+  /// whatever that block's owner wrote into the other fields (a release
+  /// build of the C `threads` test met a carved limit of 7.7e12).
   ///
   /// # Safety
   /// `start` is a segment of ours that the caller has just claimed, not
@@ -559,12 +563,17 @@ impl Segment {
   pub(crate) unsafe fn cold_touched_end(start: NonNull<u8>) -> Option<usize> {
     // SAFETY: forwarded from the caller.
     let header = unsafe { Self::released_header(start) }?;
-    // Only small segments are given back cold; their header keeps its
-    // class and carved limit.
-    header
-      .cold
-      .load(Ordering::Relaxed)
-      .then(|| header.extent_of_carved())
+    if !header.cold.load(Ordering::Relaxed) {
+      return None;
+    }
+    let index = header.class_index().min(CLASS_COUNT - 1);
+    let class = class(index);
+    let carved = header.code_limit.get() / code_step_of(class.size());
+    let end = usize::try_from(carved)
+      .unwrap_or(usize::MAX)
+      .saturating_mul(class.size())
+      .saturating_add(class.area_offset());
+    Some(end.min(SEGMENT_SIZE))
   }
 
   /// The class the segment at `start` last served as a small segment, if
@@ -1074,7 +1083,8 @@ impl Segment {
   }
 
   /// Bytes from the segment's start to the end of its carved blocks
-  /// (owner only, or a header given back).
+  /// (owner only).
+  #[cfg(test)]
   pub(crate) fn extent_of_carved(&self) -> usize {
     self.class().area_offset() + self.carved() * self.class().size()
   }

@@ -323,3 +323,25 @@ fn carving_fills_the_header_page_first_then_one_page_at_a_time() {
     assert!(carves <= pages, "class {}: {carves} carves", class.size());
   }
 }
+
+#[test]
+fn a_stale_cold_header_never_names_pages_past_its_segment() {
+  /// A class index no class has.
+  const NO_CLASS: u8 = u8::MAX;
+  /// A carved limit far past any segment's.
+  const WILD_LIMIT: u64 = 7_696_581_401_088;
+  let memory = TestSegment::new();
+  let start = memory.memory.cast::<u8>();
+  for (class, limit) in [(0, WILD_LIMIT), (NO_CLASS, WILD_LIMIT), (0, u64::MAX)]
+  {
+    let segment = memory.small(usize::from(class.min(1)));
+    segment.release(true);
+    // What a large block's owner may have written over the rest of a
+    // header given back.
+    segment.class.store(class, Ordering::Relaxed);
+    segment.code_limit.set(limit);
+    // SAFETY: the test's own segment, unused.
+    let end = unsafe { Segment::cold_touched_end(start) };
+    assert_eq!(end, Some(SEGMENT_SIZE), "class {class}, limit {limit}");
+  }
+}
