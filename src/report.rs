@@ -16,7 +16,7 @@ const SEPARATOR: &[u8] = b" = ";
 /// The base numbers are printed in.
 const RADIX: u64 = 10;
 /// Counters `malloc_stats` prints.
-const COUNTERS: usize = 11;
+const COUNTERS: usize = 12;
 /// Decimal digits of the largest `u64`.
 const MAX_DIGITS: usize = u64::MAX.ilog10() as usize + 1;
 
@@ -96,6 +96,7 @@ fn counters(stats: &Stats) -> [(&'static str, u64); COUNTERS] {
     ("arenas", wide(stats.arenas())),
     ("heaps", wide(stats.heaps())),
     ("purges", wide(stats.purges())),
+    ("swept pages", wide(stats.swept_pages())),
   ]
 }
 

@@ -58,5 +58,7 @@ mod realloc;
 mod stats;
 #[path = "global/support.rs"]
 mod support;
+#[path = "global/sweep.rs"]
+mod sweep;
 #[path = "global/threads.rs"]
 mod threads;

@@ -139,6 +139,9 @@ pub struct Heap {
   /// lone block at a time in turn do not take each other's segment on
   /// every allocation.
   kept_marked: Cell<u64>,
+  /// The class whose partial segments the next claim of a fresh segment
+  /// sweeps (owner only; see [`Heap::sweep_next_class`]).
+  sweep_cursor: Cell<usize>,
   /// The segment to allocate from for each `MIN_ALIGN` step of the request
   /// size (the head of its class's partial list, or [`VACANT`]), so the
   /// fast path goes from the size to a segment in one load, without the
@@ -231,6 +234,7 @@ impl Heap {
       next: AtomicPtr::new(ptr::null_mut()),
       kept_empty: Cell::new(0),
       kept_marked: Cell::new(0),
+      sweep_cursor: Cell::new(0),
       direct: [const { Cell::new(VACANT.segment()) }; SIZE_STEPS],
       exact: [const { Cell::new(VACANT.segment()) }; EXACT_SIZES],
     }
@@ -860,6 +864,8 @@ impl Heap {
       // SAFETY: forwarded from the caller.
       unsafe { self.retire_kept_empty(index) };
     }
+    // SAFETY: forwarded from the caller.
+    unsafe { self.sweep_next_class() };
     let span = claim_span(1, Placement::ANY, Some(index))?;
     if !span.zeroed {
       // SAFETY: the span is a segment we just claimed.
@@ -1021,6 +1027,62 @@ impl Heap {
         unsafe { self.retire(queue, segment) };
         // SAFETY: forwarded from the caller.
         unsafe { self.set_direct(other, None) };
+      }
+    }
+  }
+
+  /// Sweeps the sparse partial segments of the next class in turn (see
+  /// `segment/sweep.rs`): the heap is taking fresh memory, so the whole
+  /// free pages that other classes hold go back to the OS first. One class
+  /// per claim keeps the cost of a claim bounded; a heap that claims no
+  /// segment sweeps nothing.
+  ///
+  /// # Safety
+  /// The caller owns the heap.
+  unsafe fn sweep_next_class(&self) {
+    let index = self.sweep_cursor.get();
+    self.sweep_cursor.set((index + 1) % CLASS_COUNT);
+    // SAFETY: forwarded from the caller.
+    unsafe { self.sweep_class(index, false) };
+  }
+
+  /// Sweeps every partial segment that is due, heads included (for
+  /// [`collect`](crate::collect()), which gives back whatever can go).
+  ///
+  /// # Safety
+  /// The caller owns the heap.
+  pub(crate) unsafe fn sweep_all(&self) {
+    for index in 0..CLASS_COUNT {
+      // SAFETY: forwarded from the caller.
+      unsafe { self.sweep_class(index, true) };
+    }
+  }
+
+  /// Sweeps the partial segments of class `index` that are due, but for
+  /// the head (the one allocation pops from, whose frees would all take
+  /// the slow path while a page is purged) unless `head` says otherwise.
+  ///
+  /// # Safety
+  /// The caller owns the heap.
+  unsafe fn sweep_class(&self, index: usize, head: bool) {
+    // SAFETY: forwarded from the caller.
+    let queue = unsafe { self.queue(index) };
+    let page = page_size();
+    let first = queue.partial.head();
+    let mut cursor = if head {
+      first
+    } else {
+      // SAFETY: the head is on this partial list.
+      first.and_then(|pointer| unsafe { queue.partial.next_of(pointer) })
+    };
+    while let Some(pointer) = cursor {
+      // SAFETY: the segment is on this partial list.
+      cursor = unsafe { queue.partial.next_of(pointer) };
+      // SAFETY: queued in our heap.
+      let segment = unsafe { seg(pointer) };
+      self.collect_segment(segment);
+      if segment.sweep_due(page) {
+        decommit_pages(segment, segment.sweep(page), page);
       }
     }
   }
@@ -1353,14 +1415,16 @@ impl Heap {
           assert_eq!(segment.class_index(), index, "queued by their class");
           assert!(ptr::eq(segment.heap(), self), "owned by this heap");
           assert_eq!(segment.is_full(), full, "flagged as their list");
-          let local = if full {
+          // A sweep's purged pages take a partial segment off the fast
+          // free too (`Segment::check_invariants` checks that part).
+          let local = if full || segment.has_purged() {
             ptr::null()
           } else {
             ptr::from_ref(self)
           };
           assert!(
             ptr::eq(segment.local_heap(), local),
-            "named as local heap exactly on the partial list"
+            "named as local heap exactly on the partial list, unswept"
           );
           segment.check_invariants();
         }
@@ -1628,6 +1692,25 @@ fn resize_huge(segment: &Segment, size: usize) -> bool {
   GLOBAL.sub(Counter::Committed, old);
   segment.set_usable(usable);
   true
+}
+
+/// Decommits the pages of `segment` whose bits are set in `pages` (pages
+/// of `page` bytes, which a sweep took every block off), one call per run.
+fn decommit_pages(segment: &Segment, pages: u64, page: usize) {
+  GLOBAL.add(Counter::SweptPages, pages.count_ones() as usize);
+  let mut rest = pages;
+  while rest != 0 {
+    let first = rest.trailing_zeros() as usize;
+    let run = (rest >> first).trailing_ones() as usize;
+    rest &= !((u64::MAX >> (u64::BITS as usize - run)) << first);
+    // SAFETY: the pages lie within the segment (the sweep names no other).
+    let start = unsafe { segment.start().byte_add(first * page) };
+    let region = NonNull::slice_from_raw_parts(start, run * page);
+    // SAFETY: every block on these pages is dead: on no list and in no
+    // one's hands, so their contents may go.
+    let decommitted = unsafe { mapper().decommit(region) };
+    debug_assert!(decommitted.is_ok(), "swept pages decommit");
+  }
 }
 
 /// Gives back the pages of a huge block between `keep` and `old` bytes.

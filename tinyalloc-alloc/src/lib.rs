@@ -45,7 +45,8 @@ pub unsafe fn stats(heap: Option<&Heap>) -> Stats {
 }
 
 /// Gives back to the OS whatever can go: the calling thread's empty
-/// segments (if it has a heap) and every arena's free pages, now. Returns
+/// segments and the free pages of its sparse ones (if it has a heap), and
+/// every arena's free pages, now. Returns
 /// how many committed bytes went back meanwhile (other threads may commit
 /// or give back some at the same time).
 ///
@@ -56,6 +57,8 @@ pub unsafe fn collect(heap: Option<&Heap>) -> usize {
   if let Some(heap) = heap {
     // SAFETY: forwarded from the caller.
     unsafe { heap.collect() };
+    // SAFETY: as above.
+    unsafe { heap.sweep_all() };
   }
   trim_pool();
   purge_all();

@@ -38,6 +38,7 @@
 //! aligned to the segment size start right at a segment boundary with its
 //! header in the segment before.
 
+mod sweep;
 #[cfg(test)]
 mod tests;
 
@@ -162,6 +163,11 @@ pub(crate) unsafe fn set_next(
 struct Remote {
   /// Blocks freed by other threads, pushed with compare-and-swap.
   thread_free: AtomicPtr<Block>,
+  /// One bit per page of the segment that a sweep gave back to the OS
+  /// (see `segment/sweep.rs`): the blocks starting on it are on no list.
+  /// Written by the owner only; read by remote frees, which check it
+  /// next to the list they push onto.
+  purged: AtomicU64,
 }
 
 /// The header at the start of every segment in use.
@@ -223,6 +229,9 @@ pub(crate) struct Segment {
   cold: AtomicBool,
   /// The used count when the counts were last flushed.
   flushed_used: Cell<u32>,
+  /// The used count at the last sweep ([`u32::MAX`] before any): a sweep
+  /// is due again only once it has dropped (see `segment/sweep.rs`).
+  swept_used: Cell<u32>,
   /// The owning heap of a small segment.
   heap: AtomicPtr<Heap>,
   /// Link in the heap's queue of this class.
@@ -489,6 +498,7 @@ impl Segment {
       free: Cell::new(None),
       tally: Cell::new(0),
       flushed_used: Cell::new(0),
+      swept_used: Cell::new(u32::MAX),
       area_place: 0,
       multiplier: 0,
       code_limit: Cell::new(0),
@@ -502,6 +512,7 @@ impl Segment {
       block_offset: Cell::new(0),
       remote: Remote {
         thread_free: AtomicPtr::new(ptr::null_mut()),
+        purged: AtomicU64::new(0),
       },
     }
   }
@@ -741,9 +752,19 @@ impl Segment {
 
   /// Records whether the segment is on its heap's full list (owner only).
   pub(crate) fn set_full(&self, full: bool) {
-    let local = if full { ptr::null_mut() } else { self.heap() };
-    self.local.store(local, Ordering::Relaxed);
     self.in_full.store(full, Ordering::SeqCst);
+    self.name_local();
+  }
+
+  /// Names the owning heap in `local` exactly when the owner's fast free
+  /// may take blocks of this segment: on the partial list, with no page
+  /// purged (a free into a segment with purged pages needs the slow
+  /// path's check, see `segment/sweep.rs`).
+  fn name_local(&self) {
+    let fast =
+      !self.is_full() && self.remote.purged.load(Ordering::Relaxed) == 0;
+    let local = if fast { self.heap() } else { ptr::null_mut() };
+    self.local.store(local, Ordering::Relaxed);
   }
 
   /// Pointer to the block with index `index`.
@@ -802,7 +823,9 @@ impl Segment {
   /// Whether `pointer` is the start of a block in the program's hands.
   #[inline]
   pub(crate) fn is_allocated(&self, pointer: NonNull<u8>) -> bool {
-    self.is_carved_block(pointer) && !self.is_tagged(pointer)
+    self.is_carved_block(pointer)
+      && !self.is_tagged(pointer)
+      && !self.is_purged_block(pointer)
   }
 
   /// What freeing `pointer` would be, given it is not allocated.
@@ -902,13 +925,21 @@ impl Segment {
     if !self.is_carved_block(pointer) {
       return Err(Fault::NotABlock);
     }
+    // A block on a purged page is on no list, so freeing it is a double
+    // free, whose tag the purge wiped. Looked at before the swap (a page
+    // being revived gets its tags before it loses its bit) and after it (a
+    // page being purged gets its bit before it loses its tags).
+    if self.is_purged_block(pointer) {
+      return Err(Fault::DoubleFree);
+    }
     let tag = self.tag();
     // SAFETY: a carved block is at least two words long.
     let word = unsafe { tag_word(pointer.cast()) };
     // SAFETY: the word is ours and aligned; other threads touching it now
     // (a racing double free) do so atomically too.
     let word = unsafe { AtomicUsize::from_ptr(word.as_ptr()) };
-    if word.swap(tag, Ordering::Relaxed) == tag {
+    if word.swap(tag, Ordering::SeqCst) == tag || self.is_purged_block(pointer)
+    {
       return Err(Fault::DoubleFree);
     }
     let block = pointer.cast::<Block>();
@@ -1010,15 +1041,24 @@ impl Segment {
         "free blocks are carved blocks"
       );
       assert!(self.is_tagged(pointer), "free blocks carry the tag");
+      assert!(
+        !self.is_purged_block(pointer),
+        "free blocks start on pages in place"
+      );
       free += 1;
       assert!(free <= carved, "the free list has no cycle");
       // SAFETY: blocks on the owner's free list are free and linked.
       cursor = unsafe { next_of(block) };
     }
     assert_eq!(
-      free + self.used(),
+      free + self.used() + self.dead_blocks(),
       carved,
       "every carved block is accounted"
+    );
+    assert_eq!(
+      self.local_heap().is_null(),
+      self.is_full() || self.has_purged(),
+      "the fast free takes blocks of partial segments without purged pages"
     );
   }
 
@@ -1032,7 +1072,8 @@ impl Segment {
       .count()
   }
 
-  /// Carves blocks from the untouched tail onto the free list, tagged:
+  /// Revives a purged page (see `segment/sweep.rs`), or else carves
+  /// blocks from the untouched tail onto the free list, tagged:
   /// every block that ends by the first `page` boundary at or after the
   /// end of the first one (`page` a power of two). So the first carve of a
   /// segment fills the rest of its header's page and touches no other (a
@@ -1040,6 +1081,10 @@ impl Segment {
   /// later one touches one more page (a block across a boundary comes with
   /// the rest of the next page). Returns whether any was carved.
   pub(crate) fn extend(&self, page: usize) -> bool {
+    // Pages a sweep purged come first: they lie below the tail.
+    if self.has_purged() && self.revive(page) {
+      return true;
+    }
     let class = self.class();
     let carved = self.carved();
     let remaining = class.blocks() - carved;
@@ -1089,10 +1134,12 @@ impl Segment {
     self.class().area_offset() + self.carved() * self.class().size()
   }
 
-  /// Whether the untouched tail still has a block to carve (owner only).
+  /// Whether the untouched tail still has a block to carve, or a purged
+  /// page one to revive (owner only).
   pub(crate) fn can_extend(&self) -> bool {
     // The limit of a fully carved segment, without the division `carved`
     // makes.
     self.code_limit.get() < self.class().blocks() as u64 * self.code_step()
+      || self.has_purged()
   }
 }

@@ -73,10 +73,12 @@ pub(crate) enum Counter {
   Purges,
   /// Heaps created (one per concurrently live thread at the peak).
   Heaps,
+  /// Free pages of small segments in use given back to the OS.
+  SweptPages,
 }
 
 /// Number of [`Counter`]s.
-const COUNTERS: usize = Counter::Heaps as usize + 1;
+const COUNTERS: usize = Counter::SweptPages as usize + 1;
 
 /// A set of process-wide counters.
 pub(crate) struct Counters {
@@ -144,6 +146,9 @@ pub struct Stats {
   cross_thread_frees: u64,
   /// Runs of free segments given back to the OS.
   purges: usize,
+  /// Free pages inside small segments still in use given back to the OS
+  /// (by sweeps of sparse segments), since the start.
+  swept_pages: usize,
 }
 
 /// Builds a [`Stats`] piece by piece.
@@ -193,6 +198,7 @@ impl StatsBuilder {
     stats.arenas = GLOBAL.get(Counter::Arenas);
     stats.heaps = GLOBAL.get(Counter::Heaps);
     stats.purges = GLOBAL.get(Counter::Purges);
+    stats.swept_pages = GLOBAL.get(Counter::SweptPages);
     self.stats
   }
 }

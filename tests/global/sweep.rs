@@ -1,0 +1,151 @@
+//! Sweeps: the free pages inside small segments still in use go back to
+//! the OS, the blocks kept on them are untouched, the pages come back as
+//! the program allocates again, and a double free of a block whose page
+//! went back is still caught (each in a child process, so no other test
+//! allocates meanwhile).
+
+use std::thread;
+
+use tinyalloc::{collect, stats};
+
+use crate::child::announce;
+use crate::support::{MIB, fill, holds, resident_bytes};
+
+/// Blocks allocated, about 24 MiB of them.
+const BLOCKS: usize = 60_000;
+/// Size of each block: a class with about ten blocks per page.
+const SIZE: usize = 400;
+/// Blocks are kept in runs of this many...
+const KEPT_RUN: usize = 32;
+/// ... one run in this many: the others are freed, whole pages of them.
+const KEEP_ONE_RUN_IN: usize = 10;
+/// What the sweep must give back at least: most of the 21 MiB freed.
+const SWEPT_AT_LEAST: usize = 12 * MIB;
+
+/// Whether block `index` is kept.
+fn kept(index: usize) -> bool {
+  (index / KEPT_RUN).is_multiple_of(KEEP_ONE_RUN_IN)
+}
+
+/// Allocates the blocks, each filled with its pattern, and frees those
+/// not kept; returns the kept ones with their indices, and the blocks
+/// freed (dangling: for the fault tests).
+fn sparse_heap() -> (Vec<(usize, Vec<u8>)>, Vec<usize>) {
+  let blocks: Vec<(usize, Vec<u8>)> = (0..BLOCKS)
+    .map(|index| {
+      let mut block = vec![0_u8; SIZE];
+      fill(&mut block, index as u64);
+      (index, block)
+    })
+    .collect();
+  let mut kept_blocks = Vec::new();
+  let mut freed = Vec::new();
+  for (index, block) in blocks {
+    if kept(index) {
+      kept_blocks.push((index, block));
+    } else {
+      freed.push(block.as_ptr().addr());
+    }
+  }
+  (kept_blocks, freed)
+}
+
+/// Asserts that every kept block still holds its pattern.
+fn assert_intact(kept_blocks: &[(usize, Vec<u8>)]) {
+  for (index, block) in kept_blocks {
+    assert!(holds(block, *index as u64), "block {index} kept its bytes");
+  }
+}
+
+isolated_test! {
+  fn collect_gives_back_the_free_pages_of_sparse_segments() {
+    let (kept_blocks, _) = sparse_heap();
+    let before = (stats().swept_pages(), resident_bytes());
+    collect();
+    let after = (stats().swept_pages(), resident_bytes());
+    let page = crate::support::page_size();
+    let swept = (after.0 - before.0) * page;
+    assert!(swept >= SWEPT_AT_LEAST, "swept {swept} bytes");
+    let dropped = before.1.saturating_sub(after.1);
+    assert!(dropped >= SWEPT_AT_LEAST, "resident fell by {dropped} bytes");
+    assert_intact(&kept_blocks);
+    // The pages come back as blocks: every one distinct, none overlapping
+    // a kept block, all writable.
+    let mut again: Vec<(usize, Vec<u8>)> = (0..BLOCKS)
+      .map(|index| {
+        let mut block = vec![0_u8; SIZE];
+        fill(&mut block, (BLOCKS + index) as u64);
+        (BLOCKS + index, block)
+      })
+      .collect();
+    assert_intact(&kept_blocks);
+    assert_intact(&again);
+    let mut starts: Vec<usize> = kept_blocks
+      .iter()
+      .chain(&again)
+      .map(|(_, block)| block.as_ptr().addr())
+      .collect();
+    starts.sort_unstable();
+    assert!(
+      starts.windows(2).all(|pair| pair[1] - pair[0] >= SIZE),
+      "no two live blocks overlap"
+    );
+    again.clear();
+  }
+}
+
+isolated_test! {
+  fn a_heap_taking_fresh_memory_sweeps_other_classes_first() {
+    let (kept_blocks, _) = sparse_heap();
+    let before = stats().swept_pages();
+    // Another size, enough of it to claim a fresh segment per class in
+    // turn, more than once.
+    let other: Vec<Vec<u8>> = (0..BLOCKS).map(|_| vec![1_u8; 2 * SIZE]).collect();
+    let swept = (stats().swept_pages() - before) * crate::support::page_size();
+    assert!(swept >= SWEPT_AT_LEAST, "swept {swept} bytes");
+    assert_intact(&kept_blocks);
+    assert!(other.iter().all(|block| block.iter().all(|&byte| byte == 1)));
+  }
+}
+
+fault_test! {
+  fn double_free_of_a_block_on_a_swept_page() -> "double free" {
+    let (_kept, freed) = sparse_heap();
+    collect();
+    assert!(stats().swept_pages() > 0, "something was swept");
+    let address = freed[freed.len() / 2];
+    announce(address);
+    // SAFETY: not sound: a double free on purpose, in a child process.
+    unsafe { libc_free(address) };
+  }
+}
+
+fault_test! {
+  fn double_free_from_another_thread_of_a_block_on_a_swept_page()
+    -> "double free"
+  {
+    let (_kept, freed) = sparse_heap();
+    collect();
+    assert!(stats().swept_pages() > 0, "something was swept");
+    let address = freed[freed.len() / 2];
+    announce(address);
+    thread::spawn(move || {
+      // SAFETY: as above.
+      unsafe { libc_free(address) };
+    })
+    .join()
+    .expect("the freeing thread ends");
+  }
+}
+
+/// Frees the block at `address` through the global allocator.
+///
+/// # Safety
+/// None: the tests call it on blocks freed already.
+unsafe fn libc_free(address: usize) {
+  let layout = std::alloc::Layout::from_size_align(SIZE, 1).expect("valid");
+  // SAFETY: not sound, on purpose (see the callers).
+  unsafe {
+    std::alloc::dealloc(std::ptr::without_provenance_mut(address), layout)
+  };
+}

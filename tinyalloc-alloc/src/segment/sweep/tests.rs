@@ -1,0 +1,297 @@
+extern crate std;
+
+use std::collections::BTreeSet;
+use std::vec::Vec;
+
+use core::num::NonZeroUsize;
+use core::ptr::NonNull;
+use core::slice;
+
+use proptest::prelude::*;
+use tinyalloc_sys::{Mapper, PosixMapper};
+
+use super::super::{Segment, UNCOUNTED};
+use super::PURGE_MAP_PAGES;
+use crate::class::{CLASS_COUNT, class};
+use crate::config::SEGMENT_SIZE;
+use crate::fault::Fault;
+use crate::manager::{init, page_size};
+
+/// A segment-aligned mapping for one test segment, unmapped on drop.
+struct Mapping {
+  memory: NonNull<[u8]>,
+}
+
+impl Mapping {
+  fn new() -> Self {
+    init();
+    let size = NonZeroUsize::new(SEGMENT_SIZE).unwrap();
+    let memory = PosixMapper::new().map_aligned(size, size).unwrap();
+    Self { memory }
+  }
+
+  /// A fresh small segment of class `index` over the mapping, every block
+  /// carved and handed out (returned in address order).
+  fn drained<'seg>(&self, index: usize) -> (&'seg Segment, Vec<NonNull<u8>>) {
+    // SAFETY: the mapping is ours, segment-aligned and unused.
+    let segment = unsafe {
+      Segment::init_small(
+        self.memory.cast(),
+        index,
+        NonNull::dangling(),
+        NonNull::from(&UNCOUNTED),
+        true,
+      )
+    };
+    let mut blocks = Vec::new();
+    loop {
+      if let Some(block) = segment.pop() {
+        blocks.push(block);
+      } else if !segment.extend(page_size()) {
+        break;
+      }
+    }
+    blocks.sort();
+    (segment, blocks)
+  }
+}
+
+impl Drop for Mapping {
+  fn drop(&mut self) {
+    // SAFETY: nothing uses the segment any more.
+    unsafe { PosixMapper::new().unmap(self.memory) }.unwrap();
+  }
+}
+
+/// Sweeps and decommits what the sweep names, as the heap does.
+fn sweep_and_decommit(segment: &Segment) -> u64 {
+  let page = page_size();
+  let pages = segment.sweep(page);
+  for index in 0..PURGE_MAP_PAGES {
+    if pages >> index & 1 != 0 {
+      // SAFETY: a page of the test segment.
+      let start = unsafe { segment.start().byte_add(index * page) };
+      let region = NonNull::slice_from_raw_parts(start, page);
+      // SAFETY: the sweep took every block on it off every list.
+      unsafe { PosixMapper::new().decommit(region) }.unwrap();
+    }
+  }
+  pages
+}
+
+/// The pages (past the header's) on which every block that overlaps them
+/// is freed: what a sweep of a fully carved segment must purge, computed
+/// from scratch.
+fn model_free_pages(
+  segment: &Segment,
+  blocks: &[NonNull<u8>],
+  live: &[bool],
+) -> u64 {
+  let page = page_size();
+  let start = segment.start().addr().get();
+  let size = segment.class().size();
+  let mut busy = [false; PURGE_MAP_PAGES];
+  let mut covered = [false; PURGE_MAP_PAGES];
+  for (block, &alive) in blocks.iter().zip(live) {
+    let offset = block.addr().get() - start;
+    for index in offset / page..=(offset + size - 1) / page {
+      covered[index] = true;
+      busy[index] |= alive;
+    }
+  }
+  (1..SEGMENT_SIZE / page)
+    .filter(|&index| covered[index] && !busy[index])
+    .fold(0, |mask, index| mask | 1 << index)
+}
+
+/// Writes a pattern unique to block `index` over the whole block.
+fn fill(block: NonNull<u8>, size: usize, index: usize) {
+  // SAFETY: the block is live and `size` bytes long.
+  unsafe { block.write_bytes(pattern(index), size) };
+}
+
+fn pattern(index: usize) -> u8 {
+  (index % 251) as u8 + 1
+}
+
+/// Whether the block still holds its pattern.
+fn holds(block: NonNull<u8>, size: usize, index: usize) -> bool {
+  // SAFETY: the block is live and `size` bytes long.
+  let bytes = unsafe { slice::from_raw_parts(block.as_ptr(), size) };
+  bytes.iter().all(|&byte| byte == pattern(index))
+}
+
+/// Frees the blocks not marked live; returns the segment and its blocks.
+fn sparse<'seg>(
+  memory: &Mapping,
+  index: usize,
+  live: impl Fn(usize) -> bool,
+) -> (&'seg Segment, Vec<NonNull<u8>>, Vec<bool>) {
+  let (segment, blocks) = memory.drained(index);
+  let size = segment.class().size();
+  let flags: Vec<bool> = (0..blocks.len()).map(live).collect();
+  for (number, (&block, &alive)) in blocks.iter().zip(&flags).enumerate() {
+    if alive {
+      fill(block, size, number);
+    } else {
+      assert_eq!(segment.push_local(block), Ok(()));
+    }
+  }
+  (segment, blocks, flags)
+}
+
+#[test]
+fn a_sweep_purges_exactly_the_pages_whose_blocks_are_all_free() {
+  let memory = Mapping::new();
+  // 48-byte blocks straddle page boundaries; keep one block in ten.
+  let (segment, blocks, live) =
+    sparse(&memory, 2, |number| number.is_multiple_of(10));
+  let expected = model_free_pages(segment, &blocks, &live);
+  let purged = sweep_and_decommit(segment);
+  assert_eq!(purged, expected);
+  segment.check_invariants();
+  let size = segment.class().size();
+  for (number, (&block, &alive)) in blocks.iter().zip(&live).enumerate() {
+    if alive {
+      assert!(holds(block, size, number), "live block {number} kept");
+      assert!(segment.is_allocated(block));
+    } else {
+      assert!(!segment.is_allocated(block), "freed block {number}");
+    }
+  }
+}
+
+#[test]
+fn a_segment_with_no_whole_free_page_is_left_alone() {
+  let memory = Mapping::new();
+  // 16-byte blocks, one in ten live: every page keeps some.
+  let (segment, blocks, live) =
+    sparse(&memory, 0, |number| number.is_multiple_of(10));
+  assert_eq!(model_free_pages(segment, &blocks, &live), 0);
+  assert_eq!(sweep_and_decommit(segment), 0);
+  assert!(!segment.has_purged());
+  assert!(
+    !segment.local_heap().is_null(),
+    "the fast free still applies"
+  );
+  segment.check_invariants();
+}
+
+#[test]
+fn freeing_a_block_of_a_purged_page_is_a_double_free_on_any_path() {
+  let memory = Mapping::new();
+  let (segment, blocks, _) = sparse(&memory, 20, |number| number < 4);
+  assert_ne!(sweep_and_decommit(segment), 0);
+  assert!(segment.local_heap().is_null(), "the fast free is off");
+  let dead = *blocks.last().unwrap();
+  assert!(segment.is_purged_block(dead));
+  assert_eq!(segment.push_local(dead), Err(Fault::DoubleFree));
+  assert_eq!(segment.push_remote(dead), Err(Fault::DoubleFree));
+  assert_eq!(segment.collect(), Ok(0), "nothing was pushed");
+  // A live block frees as ever, and one freed before is still refused.
+  assert_eq!(segment.push_local(blocks[0]), Ok(()));
+  assert_eq!(segment.push_local(blocks[0]), Err(Fault::DoubleFree));
+  segment.check_invariants();
+}
+
+#[test]
+fn refills_revive_purged_pages_before_the_tail_and_restore_the_fast_free() {
+  let memory = Mapping::new();
+  let (segment, blocks, live) =
+    sparse(&memory, 12, |number| number.is_multiple_of(40));
+  let purged = sweep_and_decommit(segment);
+  assert_ne!(purged, 0);
+  // Take every block again: the free ones, then the revived ones.
+  let mut again = Vec::new();
+  loop {
+    if let Some(block) = segment.pop() {
+      again.push(block);
+    } else if !segment.extend(page_size()) {
+      break;
+    }
+  }
+  let freed: BTreeSet<NonNull<u8>> = blocks
+    .iter()
+    .zip(&live)
+    .filter(|&(_, &alive)| !alive)
+    .map(|(&block, _)| block)
+    .collect();
+  assert_eq!(again.len(), freed.len(), "each block comes back once");
+  assert_eq!(again.iter().copied().collect::<BTreeSet<_>>(), freed);
+  assert!(!segment.has_purged());
+  assert!(!segment.local_heap().is_null(), "the fast free is back");
+  let size = segment.class().size();
+  for (number, (&block, &alive)) in blocks.iter().zip(&live).enumerate() {
+    if alive {
+      assert!(holds(block, size, number), "live block {number} kept");
+    }
+  }
+  for &block in &again {
+    assert!(segment.is_allocated(block));
+    fill(block, size, 0);
+  }
+  segment.check_invariants();
+}
+
+#[test]
+fn a_sweep_is_due_only_on_a_sparse_segment_that_emptied_since_the_last() {
+  let memory = Mapping::new();
+  let page = page_size();
+  let (segment, blocks, _) = sparse(&memory, 20, |_| true);
+  assert!(!segment.sweep_due(page), "a full segment");
+  for &block in &blocks[..blocks.len() / 2] {
+    assert_eq!(segment.push_local(block), Ok(()));
+  }
+  assert!(segment.sweep_due(page), "half free");
+  sweep_and_decommit(segment);
+  assert!(!segment.sweep_due(page), "nothing freed since");
+  for &block in &blocks[blocks.len() / 2..blocks.len() - 1] {
+    assert_eq!(segment.push_local(block), Ok(()));
+  }
+  assert!(segment.sweep_due(page), "more freed since");
+  segment.check_invariants();
+}
+
+proptest! {
+  #![proptest_config(ProptestConfig::with_cases(64))]
+
+  /// Against a model: whatever is freed, a sweep purges exactly the whole
+  /// free pages, never a byte of a live block, and every block is handed
+  /// out once afterwards.
+  #[test]
+  fn sweeps_never_touch_live_blocks(
+    index in 0..CLASS_COUNT,
+    seed in any::<u64>(),
+    keep_one_in in 1_u64..40,
+  ) {
+    let memory = Mapping::new();
+    let keep = |number: usize| {
+      let mixed = (number as u64 ^ seed).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+      (mixed >> 32).is_multiple_of(keep_one_in)
+    };
+    let (segment, blocks, live) = sparse(&memory, index, keep);
+    let expected = model_free_pages(segment, &blocks, &live);
+    prop_assert_eq!(sweep_and_decommit(segment), expected);
+    segment.check_invariants();
+    let size = class(index).size();
+    for (number, (&block, &alive)) in blocks.iter().zip(&live).enumerate() {
+      prop_assert_eq!(segment.is_allocated(block), alive);
+      if alive {
+        prop_assert!(holds(block, size, number));
+        prop_assert_eq!(segment.push_local(block), Ok(()));
+      }
+    }
+    let (mut count, mut seen) = (0, BTreeSet::new());
+    loop {
+      if let Some(block) = segment.pop() {
+        count += 1;
+        seen.insert(block);
+      } else if !segment.extend(page_size()) {
+        break;
+      }
+    }
+    prop_assert_eq!(count, blocks.len());
+    prop_assert_eq!(seen.len(), blocks.len());
+    segment.check_invariants();
+  }
+}
