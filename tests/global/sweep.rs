@@ -4,12 +4,14 @@
 //! went back is still caught (each in a child process, so no other test
 //! allocates meanwhile).
 
+use std::alloc::{Layout, dealloc};
+use std::ptr;
 use std::thread;
 
 use tinyalloc::{collect, stats};
 
 use crate::child::announce;
-use crate::support::{MIB, fill, holds, resident_bytes};
+use crate::support::{MIB, fill, holds, page_size, resident_bytes};
 
 /// Blocks allocated, about 24 MiB of them.
 const BLOCKS: usize = 60_000;
@@ -63,7 +65,7 @@ isolated_test! {
     let before = (stats().swept_pages(), resident_bytes());
     collect();
     let after = (stats().swept_pages(), resident_bytes());
-    let page = crate::support::page_size();
+    let page = page_size();
     let swept = (after.0 - before.0) * page;
     assert!(swept >= SWEPT_AT_LEAST, "swept {swept} bytes");
     let dropped = before.1.saturating_sub(after.1);
@@ -101,7 +103,7 @@ isolated_test! {
     // Another size, enough of it to claim a fresh segment per class in
     // turn, more than once.
     let other: Vec<Vec<u8>> = (0..BLOCKS).map(|_| vec![1_u8; 2 * SIZE]).collect();
-    let swept = (stats().swept_pages() - before) * crate::support::page_size();
+    let swept = (stats().swept_pages() - before) * page_size();
     assert!(swept >= SWEPT_AT_LEAST, "swept {swept} bytes");
     assert_intact(&kept_blocks);
     assert!(other.iter().all(|block| block.iter().all(|&byte| byte == 1)));
@@ -116,7 +118,7 @@ fault_test! {
     let address = freed[freed.len() / 2];
     announce(address);
     // SAFETY: not sound: a double free on purpose, in a child process.
-    unsafe { libc_free(address) };
+    unsafe { free_again(address) };
   }
 }
 
@@ -131,7 +133,7 @@ fault_test! {
     announce(address);
     thread::spawn(move || {
       // SAFETY: as above.
-      unsafe { libc_free(address) };
+      unsafe { free_again(address) };
     })
     .join()
     .expect("the freeing thread ends");
@@ -142,10 +144,8 @@ fault_test! {
 ///
 /// # Safety
 /// None: the tests call it on blocks freed already.
-unsafe fn libc_free(address: usize) {
-  let layout = std::alloc::Layout::from_size_align(SIZE, 1).expect("valid");
+unsafe fn free_again(address: usize) {
+  let layout = Layout::from_size_align(SIZE, 1).expect("valid");
   // SAFETY: not sound, on purpose (see the callers).
-  unsafe {
-    std::alloc::dealloc(std::ptr::without_provenance_mut(address), layout)
-  };
+  unsafe { dealloc(ptr::without_provenance_mut(address), layout) };
 }
