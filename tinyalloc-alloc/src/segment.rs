@@ -124,6 +124,23 @@ unsafe fn set_tag(block: NonNull<Block>, tag: usize) {
   unsafe { word.write(tag) }
 }
 
+/// Writes the free tag of a block by an atomic swap, returning the old
+/// value, so that of two threads tagging the same block at once, one sees
+/// the other's tag.
+///
+/// # Safety
+/// `block` is a carved block of ours (at least two words long), and
+/// whoever else touches its second word now does so through this.
+#[inline]
+unsafe fn swap_tag(block: NonNull<Block>, tag: usize) -> usize {
+  // SAFETY: forwarded from the caller.
+  let word = unsafe { tag_word(block) };
+  // SAFETY: the word is ours and aligned; other threads touching it now
+  // (a racing double free) do so atomically too.
+  let word = unsafe { AtomicUsize::from_ptr(word.as_ptr()) };
+  word.swap(tag, Ordering::SeqCst)
+}
+
 /// What the owner's fast free did (for tests).
 #[cfg(test)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -926,19 +943,14 @@ impl Segment {
       return Err(Fault::NotABlock);
     }
     // A block on a purged page is on no list, so freeing it is a double
-    // free, whose tag the purge wiped. Looked at before the swap (a page
-    // being revived gets its tags before it loses its bit) and after it (a
-    // page being purged gets its bit before it loses its tags).
-    if self.is_purged_block(pointer) {
-      return Err(Fault::DoubleFree);
-    }
-    let tag = self.tag();
-    // SAFETY: a carved block is at least two words long.
-    let word = unsafe { tag_word(pointer.cast()) };
-    // SAFETY: the word is ours and aligned; other threads touching it now
-    // (a racing double free) do so atomically too.
-    let word = unsafe { AtomicUsize::from_ptr(word.as_ptr()) };
-    if word.swap(tag, Ordering::SeqCst) == tag || self.is_purged_block(pointer)
+    // free, whose tag the sweep wiped; looked at after the swap, because a
+    // sweep sets the page's bit before it wipes the tags. A page being
+    // revived meanwhile gets its tags by swaps, which see ours if we came
+    // first (see `segment/sweep.rs`).
+    // SAFETY: a carved block is at least two words long, and the caller
+    // gives it up.
+    if unsafe { swap_tag(pointer.cast(), self.tag()) } == self.tag()
+      || self.is_purged_block(pointer)
     {
       return Err(Fault::DoubleFree);
     }

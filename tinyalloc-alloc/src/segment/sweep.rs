@@ -14,10 +14,14 @@
 //! longer tell a double free of it. The bit does instead: every free of a
 //! block that starts on a purged page is a double free. The owner's fast
 //! free never sees such a segment (`local` names no heap while a page is
-//! purged), and its slow path and remote frees look at the bit. A remote
-//! free looks before its tag swap and after it: the owner writes a revived
-//! page's tags before clearing its bit, and sets a purged page's bit before
-//! its memory goes (see [`Segment::push_remote`]).
+//! purged), and its slow path looks at the bit. A remote free looks at it
+//! after its tag swap: a sweep sets the bit first, then clears the dead
+//! blocks' tags with release stores (so a swap that reads a cleared tag
+//! is followed by a look that sees the bit), and only then does the page
+//! go. A revival writes the tags back by atomic swaps before clearing the
+//! bit: a remote double free of a dead block racing with it either finds
+//! the owner's tag or leaves its own for the owner to find, which then
+//! stops the process (see [`Segment::push_remote`]).
 //!
 //! A refill revives purged pages before it carves the untouched tail
 //! ([`Segment::extend`]): their blocks come back on the free list, tagged,
@@ -35,9 +39,10 @@ use core::ptr::NonNull;
 use crate::class::Class;
 use crate::config::SEGMENT_SIZE;
 use crate::manager::page_size;
-use crate::sync::Ordering;
 
-use super::{Block, Segment, next_of, place_of, set_next, set_tag};
+use super::{Block, Segment, next_of, place_of, set_next, swap_tag, tag_word};
+use crate::fault::Fault;
+use crate::sync::{AtomicUsize, Ordering};
 
 /// The pages `purged` can name: a segment with more (a page size below
 /// `SEGMENT_SIZE / 64`, which Linux never has) is never swept.
@@ -147,10 +152,31 @@ impl Segment {
       return 0;
     }
     self.unlink_blocks_on(fresh, page);
-    // Before the caller decommits: see `push_remote`.
+    // The bit before the tags go, and both before the page does: see the
+    // module documentation.
     self.remote.purged.store(purged | fresh, Ordering::SeqCst);
+    self.clear_tags_on(fresh, page);
     self.name_local();
     fresh
+  }
+
+  /// Clears the free tags of the blocks that start on the pages of
+  /// `pages`, dead now, with release stores (see the module
+  /// documentation): whatever becomes of the pages, a dead block's tag
+  /// reads zero until its revival.
+  fn clear_tags_on(&self, pages: u64, page: usize) {
+    let class = self.class();
+    for index in pages_of(pages) {
+      let (first, end) = self.blocks_starting_on(class, index, page);
+      for block in first..end {
+        // SAFETY: a dead block's second word, which only racing double
+        // frees touch besides us, atomically.
+        let word = unsafe { tag_word(self.block_at(class, block)) };
+        // SAFETY: as above.
+        unsafe { AtomicUsize::from_ptr(word.as_ptr()) }
+          .store(0, Ordering::Release);
+      }
+    }
   }
 
   /// Bytes of free or dead blocks on each page, if the free list is sound.
@@ -227,14 +253,18 @@ impl Segment {
         let block = self.block_at(class, block);
         // SAFETY: a dead block: on no list and in no one's hands.
         unsafe { set_next(block, head) };
-        // SAFETY: as above.
-        unsafe { set_tag(block, tag) };
+        // SAFETY: as above; racing double frees swap the tag too.
+        if unsafe { swap_tag(block, tag) } == tag {
+          // Only a free of the dead block, which is a double free, can
+          // have tagged it since the sweep cleared its tag.
+          Fault::DoubleFree.report(block.addr().get());
+        }
         head = Some(block);
       }
       self.free.set(head);
       revived = end > first;
       purged &= !(1 << index);
-      // After the tags: see `push_remote`.
+      // After the tags: see the module documentation.
       self.remote.purged.store(purged, Ordering::SeqCst);
     }
     self.name_local();
