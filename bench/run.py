@@ -218,9 +218,28 @@ def bench_binaries():
 
 # ----------------------------------------------------- group 1: Rust level
 
+def evict_from_page_cache(paths):
+    """Drops the files' pages from the page cache, so that every binary
+    and library under test is read back the same way (readahead, on its
+    first run) rather than kept in whatever folios the linker's or a
+    copy's writes left: copies of one binary made by `cp`, by `dd bs=4k`
+    and by `dd bs=1M` started with peaks 0.2 to 1 MiB apart (on ext4 with
+    large folios), more than some allocators' whole difference."""
+    for path in paths:
+        if not path:
+            continue
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+            os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(descriptor)
+
+
 def rust_group(binaries):
     rows = []
     allocators = [a for a in RUST_ALLOCATORS if a in binaries]
+    evict_from_page_cache(binaries.values())
     for number in range(RUNS):
         log(f"rust workloads: run {number + 1}/{RUNS}")
         for workload in WORKLOADS + [IDLE]:
@@ -421,6 +440,7 @@ def program_setup():
 def programs_group():
     programs = program_setup()
     allocators = [a for a, p in PRELOADS.items() if p is not None]
+    evict_from_page_cache(PRELOADS.values())
     rows = []
     for number in range(RUNS):
         log(f"programs: run {number + 1}/{RUNS}")

@@ -199,6 +199,45 @@ fn the_vacant_segment_gives_nothing_and_fresh_heaps_point_there() {
   }
 }
 
+#[test]
+fn a_heap_written_in_place_is_the_heap_new_makes() {
+  let size = NonZeroUsize::new(size_of::<Heap>()).expect("a heap has a size");
+  let region = mapper().map(size).expect("memory");
+  // Garbage first: every field must be written, none left as mapped.
+  // SAFETY: the mapping is ours and `size` bytes long.
+  unsafe { region.cast::<u8>().write_bytes(0xa5, size.get()) };
+  let pointer = region.cast::<Heap>();
+  // SAFETY: the mapping is ours, aligned and large enough.
+  unsafe { Heap::write_fresh(pointer) };
+  // SAFETY: just written.
+  let heap = unsafe { pointer.as_ref() };
+  heap.every_field_of();
+  let new = Heap::new();
+  assert_eq!(
+    heap.home_arena.load(Ordering::Relaxed),
+    new.home_arena.load(Ordering::Relaxed)
+  );
+  assert!(!heap.abandoned.load(Ordering::Relaxed) && !heap.trimmed.get());
+  assert!(!heap.exiting.get() && !heap.lock.load(Ordering::Relaxed));
+  assert!(heap.next.load(Ordering::Relaxed).is_null());
+  assert_eq!((heap.kept_empty.get(), heap.kept_marked.get()), (0, 0));
+  assert_eq!(heap.sweep_cursor.get(), 0);
+  assert_eq!(heap.cross_frees.load(Ordering::Relaxed), 0);
+  for index in 0..CLASS_COUNT {
+    assert!(!heap.full_notices[index].load(Ordering::Relaxed));
+    assert_eq!(heap.classes[index].counters.allocations(), 0);
+    assert_eq!(heap.classes[index].counters.frees(), 0);
+  }
+  // SAFETY: the heap is ours; its queues are empty and its tables vacant.
+  unsafe { heap.check_invariants() };
+  for size in [0, 1, EXACT_MAX, EXACT_MAX + 1, SMALL_MAX] {
+    // SAFETY: as above.
+    assert_eq!(unsafe { heap.try_malloc(size) }, None, "size {size}");
+  }
+  // SAFETY: nothing refers to the mapping any more.
+  unsafe { mapper().unmap(region) }.expect("unmapped");
+}
+
 /// A class of `heap` with no segment yet at or after `from` (the heap may
 /// be an adopted one, with segments of its own).
 fn unused_class(heap: &Heap, from: usize) -> usize {
