@@ -531,8 +531,9 @@ def startup_line(startup, allocators):
     return ("Start-up peak RSS of each binary (MiB, workload `idle`: "
             f"nothing allocated but the runtime's own): {shown}. It is in "
             "every peak above; the binaries differ by the allocator's code "
-            "and by the link layout, which moves the file pages a run "
-            "faults in by about 0.2 MiB.")
+            "and data, the libc functions it calls, and the link layout "
+            "(each binary is evicted from the page cache before the runs, "
+            "see Method).")
 
 
 def format_absolute(value, unit):
