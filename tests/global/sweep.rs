@@ -6,8 +6,10 @@
 
 use std::alloc::{Layout, dealloc};
 use std::ptr;
+use std::sync::{Arc, Barrier, mpsc};
 use std::thread;
 
+use libc::mincore;
 use tinyalloc::{collect, stats};
 
 use crate::child::announce;
@@ -63,11 +65,12 @@ isolated_test! {
   fn collect_gives_back_the_free_pages_of_sparse_segments() {
     let (kept_blocks, _) = sparse_heap();
     let before = (stats().swept_pages(), resident_bytes());
-    collect();
+    let returned = collect();
     let after = (stats().swept_pages(), resident_bytes());
     let page = page_size();
     let swept = (after.0 - before.0) * page;
     assert!(swept >= SWEPT_AT_LEAST, "swept {swept} bytes");
+    assert!(returned >= swept, "collect() counts the swept bytes: {returned}");
     let dropped = before.1.saturating_sub(after.1);
     assert!(dropped >= SWEPT_AT_LEAST, "resident fell by {dropped} bytes");
     assert_intact(&kept_blocks);
@@ -110,12 +113,90 @@ isolated_test! {
   }
 }
 
+/// Heaps the pool keeps warm, unswept (`WARM_POOL_HEAPS` in the engine).
+const WARM_POOL_HEAPS: usize = 8;
+/// Threads that exit one after another with sparse heaps: more than the
+/// pool keeps warm, so the later ones are swept as they exit.
+const EXITING_THREADS: usize = 16;
+/// Blocks each of them allocates.
+const THREAD_BLOCKS: usize = 6_000;
+
+isolated_test! {
+  fn heaps_pooled_beyond_the_warm_ones_are_swept_as_their_threads_exit() {
+    let start = Arc::new(Barrier::new(EXITING_THREADS + 1));
+    let before = stats().swept_pages();
+    let workers: Vec<_> = (0..EXITING_THREADS)
+      .map(|worker| {
+        let start = Arc::clone(&start);
+        let (go, exit) = mpsc::channel::<()>();
+        let handle = thread::spawn(move || {
+          let blocks: Vec<Vec<u8>> = (0..THREAD_BLOCKS)
+            .map(|index| {
+              let mut block = vec![0_u8; SIZE];
+              fill(&mut block, (worker * THREAD_BLOCKS + index) as u64);
+              block
+            })
+            .collect();
+          let kept_blocks: Vec<(usize, Vec<u8>)> = blocks
+            .into_iter()
+            .enumerate()
+            .filter(|&(index, _)| kept(index))
+            .map(|(index, block)| (worker * THREAD_BLOCKS + index, block))
+            .collect();
+          // Every thread has its heap before any exits.
+          start.wait();
+          exit.recv().expect("told to exit");
+          kept_blocks
+        });
+        (go, handle)
+      })
+      .collect();
+    start.wait();
+    // One exit at a time: the pool grows by one heap each time.
+    let mut kept_blocks = Vec::new();
+    for (go, handle) in workers {
+      go.send(()).expect("the worker waits");
+      kept_blocks.extend(handle.join().expect("the worker ends"));
+    }
+    let swept = (stats().swept_pages() - before) * page_size();
+    // The heaps pooled beyond the eight warm ones are swept, each for most
+    // of its 2 MiB of blocks.
+    let beyond = EXITING_THREADS - WARM_POOL_HEAPS;
+    assert!(swept >= beyond * MIB, "swept {swept} bytes");
+    assert_intact(&kept_blocks);
+  }
+}
+
+/// A block freed in the middle of the heap whose page a sweep gave back:
+/// not resident, so its free tag is gone and only the purged bit can tell
+/// a second free of it.
+fn block_on_a_swept_page(freed: &[usize]) -> usize {
+  let address = freed[freed.len() / 2];
+  assert!(
+    !is_resident(address),
+    "the block's page went back to the OS"
+  );
+  address
+}
+
+/// Whether the page holding `address` is resident.
+fn is_resident(address: usize) -> bool {
+  let page = page_size();
+  let start = address - address % page;
+  let mut vector = 0_u8;
+  // SAFETY: one page, one byte of output; the page is mapped (ours).
+  let status = unsafe {
+    mincore(ptr::without_provenance_mut(start), page, &raw mut vector)
+  };
+  assert_eq!(status, 0, "mincore succeeds");
+  vector & 1 != 0
+}
+
 fault_test! {
   fn double_free_of_a_block_on_a_swept_page() -> "double free" {
     let (_kept, freed) = sparse_heap();
     collect();
-    assert!(stats().swept_pages() > 0, "something was swept");
-    let address = freed[freed.len() / 2];
+    let address = block_on_a_swept_page(&freed);
     announce(address);
     // SAFETY: not sound: a double free on purpose, in a child process.
     unsafe { free_again(address) };
@@ -128,8 +209,7 @@ fault_test! {
   {
     let (_kept, freed) = sparse_heap();
     collect();
-    assert!(stats().swept_pages() > 0, "something was swept");
-    let address = freed[freed.len() / 2];
+    let address = block_on_a_swept_page(&freed);
     announce(address);
     thread::spawn(move || {
       // SAFETY: as above.

@@ -54,15 +54,18 @@ pub unsafe fn stats(heap: Option<&Heap>) -> Stats {
 /// `heap`, if given, is owned by the calling thread.
 pub unsafe fn collect(heap: Option<&Heap>) -> usize {
   let before = GLOBAL.get(Counter::Committed);
+  let mut swept = 0;
   if let Some(heap) = heap {
     // SAFETY: forwarded from the caller.
     unsafe { heap.collect() };
     // SAFETY: as above.
-    unsafe { heap.sweep_all() };
+    swept = unsafe { heap.sweep_all() };
   }
   trim_pool();
   purge_all();
-  before.saturating_sub(GLOBAL.get(Counter::Committed))
+  // Swept pages belong to segments still in use, which count as
+  // committed whole: they are not in the committed count's drop.
+  before.saturating_sub(GLOBAL.get(Counter::Committed)) + swept
 }
 
 /// Runs the purge checks that are due now, as any slow-path call of the

@@ -246,8 +246,10 @@ pub(crate) struct Segment {
   cold: AtomicBool,
   /// The used count when the counts were last flushed.
   flushed_used: Cell<u32>,
-  /// The used count at the last sweep ([`u32::MAX`] before any): a sweep
-  /// is due again only once it has dropped (see `segment/sweep.rs`).
+  /// The most blocks in use since the last sweep, as far as the slow
+  /// paths saw ([`u32::MAX`] before any sweep and after a revival): a
+  /// sweep is due again only once the used count has dropped below it
+  /// (see `segment/sweep.rs`).
   swept_used: Cell<u32>,
   /// The owning heap of a small segment.
   heap: AtomicPtr<Heap>,
@@ -728,6 +730,9 @@ impl Segment {
     self.counters().add(pops, frees);
     self.tally.set(used);
     self.flushed_used.set(used as u32);
+    // A segment that filled up again since its last sweep is due for
+    // another once it empties again.
+    self.swept_used.set(self.swept_used.get().max(used as u32));
   }
 
   /// Start of the span or mapping of a large or huge block.

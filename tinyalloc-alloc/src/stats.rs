@@ -131,6 +131,8 @@ pub struct Stats {
   /// Bytes of address space reserved from the OS.
   mapped_bytes: usize,
   /// Bytes that may be resident (in use, or freed but not yet purged).
+  /// A small segment in use counts whole, its swept pages included (see
+  /// `swept_pages`).
   committed_bytes: usize,
   /// Bytes of freed segments waiting for the purge delay (part of
   /// `committed_bytes`).

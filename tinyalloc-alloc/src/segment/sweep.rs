@@ -268,6 +268,9 @@ impl Segment {
       self.remote.purged.store(purged, Ordering::SeqCst);
     }
     self.name_local();
+    // The revived blocks are about to be used: the next sweep is due once
+    // they and the others have emptied again, whatever the count was.
+    self.swept_used.set(u32::MAX);
     revived
   }
 }
