@@ -14,19 +14,19 @@ use crate::config::SEGMENT_SIZE;
 use crate::manager::{init, page_size};
 
 /// A segment-aligned mapping for one test segment, unmapped on drop.
-struct TestSegment {
+pub(super) struct TestSegment {
   memory: NonNull<[u8]>,
 }
 
 impl TestSegment {
-  fn new() -> Self {
+  pub(super) fn new() -> Self {
     init();
     let size = NonZeroUsize::new(SEGMENT_SIZE).unwrap();
     let memory = PosixMapper::new().map_aligned(size, size).unwrap();
     Self { memory }
   }
 
-  fn small<'seg>(&self, class_index: usize) -> &'seg Segment {
+  pub(super) fn small<'seg>(&self, class_index: usize) -> &'seg Segment {
     self.small_over(class_index, true)
   }
 
@@ -57,13 +57,13 @@ impl Drop for TestSegment {
   }
 }
 
-/// Pops every block of the segment, carving as needed.
-fn drain(segment: &Segment) -> Vec<NonNull<u8>> {
+/// Pops every block of the segment, carving (and reviving) as needed.
+pub(super) fn drain(segment: &Segment) -> Vec<NonNull<u8>> {
   let mut blocks = Vec::new();
   loop {
     if let Some(block) = segment.pop() {
       blocks.push(block);
-    } else if !segment.extend(4096) {
+    } else if !segment.extend(page_size()) {
       return blocks;
     }
   }

@@ -3,69 +3,30 @@ extern crate std;
 use std::collections::BTreeSet;
 use std::vec::Vec;
 
-use core::num::NonZeroUsize;
 use core::ptr::NonNull;
 use core::slice;
 
 use proptest::prelude::*;
 use tinyalloc_sys::{Mapper, PosixMapper};
 
-use super::super::{Segment, UNCOUNTED};
+use super::super::Segment;
+use super::super::tests::{TestSegment, drain};
 use super::PURGE_MAP_PAGES;
 use crate::class::{CLASS_COUNT, class};
 use crate::config::SEGMENT_SIZE;
 use crate::fault::Fault;
-use crate::manager::{init, page_size};
+use crate::manager::page_size;
 
-/// A segment-aligned mapping for one test segment, unmapped on drop.
-struct Mapping {
-  memory: NonNull<[u8]>,
-}
-
-impl Mapping {
-  fn new() -> Self {
-    init();
-    let size = NonZeroUsize::new(SEGMENT_SIZE).unwrap();
-    let memory = PosixMapper::new().map_aligned(size, size).unwrap();
-    Self { memory }
-  }
-
-  /// A fresh small segment of class `index` over the mapping.
-  fn fresh<'seg>(&self, index: usize) -> &'seg Segment {
-    // SAFETY: the mapping is ours, segment-aligned and unused.
-    unsafe {
-      Segment::init_small(
-        self.memory.cast(),
-        index,
-        NonNull::dangling(),
-        NonNull::from(&UNCOUNTED),
-        true,
-      )
-    }
-  }
-
-  /// A fresh small segment of class `index` over the mapping, every block
-  /// carved and handed out (returned in address order).
-  fn drained<'seg>(&self, index: usize) -> (&'seg Segment, Vec<NonNull<u8>>) {
-    let segment = self.fresh(index);
-    let mut blocks = Vec::new();
-    loop {
-      if let Some(block) = segment.pop() {
-        blocks.push(block);
-      } else if !segment.extend(page_size()) {
-        break;
-      }
-    }
-    blocks.sort();
-    (segment, blocks)
-  }
-}
-
-impl Drop for Mapping {
-  fn drop(&mut self) {
-    // SAFETY: nothing uses the segment any more.
-    unsafe { PosixMapper::new().unmap(self.memory) }.unwrap();
-  }
+/// A fresh small segment of class `index` over `memory`, every block
+/// carved and handed out (returned in address order).
+fn drained<'seg>(
+  memory: &TestSegment,
+  index: usize,
+) -> (&'seg Segment, Vec<NonNull<u8>>) {
+  let segment = memory.small(index);
+  let mut blocks = drain(segment);
+  blocks.sort();
+  (segment, blocks)
 }
 
 /// Sweeps and decommits what the sweep names, as the heap does.
@@ -128,11 +89,11 @@ fn holds(block: NonNull<u8>, size: usize, index: usize) -> bool {
 
 /// Frees the blocks not marked live; returns the segment and its blocks.
 fn sparse<'seg>(
-  memory: &Mapping,
+  memory: &TestSegment,
   index: usize,
   live: impl Fn(usize) -> bool,
 ) -> (&'seg Segment, Vec<NonNull<u8>>, Vec<bool>) {
-  let (segment, blocks) = memory.drained(index);
+  let (segment, blocks) = drained(memory, index);
   let size = segment.class().size();
   let flags: Vec<bool> = (0..blocks.len()).map(live).collect();
   for (number, (&block, &alive)) in blocks.iter().zip(&flags).enumerate() {
@@ -147,7 +108,7 @@ fn sparse<'seg>(
 
 #[test]
 fn a_sweep_purges_exactly_the_pages_whose_blocks_are_all_free() {
-  let memory = Mapping::new();
+  let memory = TestSegment::new();
   // 48-byte blocks straddle page boundaries; keep one block in ten.
   let (segment, blocks, live) =
     sparse(&memory, 2, |number| number.is_multiple_of(10));
@@ -168,7 +129,7 @@ fn a_sweep_purges_exactly_the_pages_whose_blocks_are_all_free() {
 
 #[test]
 fn a_segment_with_no_whole_free_page_is_left_alone() {
-  let memory = Mapping::new();
+  let memory = TestSegment::new();
   // 16-byte blocks, one in ten live: every page keeps some.
   let (segment, blocks, live) =
     sparse(&memory, 0, |number| number.is_multiple_of(10));
@@ -184,7 +145,7 @@ fn a_segment_with_no_whole_free_page_is_left_alone() {
 
 #[test]
 fn freeing_a_block_of_a_purged_page_is_a_double_free_on_any_path() {
-  let memory = Mapping::new();
+  let memory = TestSegment::new();
   let (segment, blocks, _) = sparse(&memory, 20, |number| number < 4);
   assert_ne!(sweep_and_decommit(segment), 0);
   assert!(segment.local_heap().is_null(), "the fast free is off");
@@ -201,20 +162,13 @@ fn freeing_a_block_of_a_purged_page_is_a_double_free_on_any_path() {
 
 #[test]
 fn refills_revive_purged_pages_before_the_tail_and_restore_the_fast_free() {
-  let memory = Mapping::new();
+  let memory = TestSegment::new();
   let (segment, blocks, live) =
     sparse(&memory, 12, |number| number.is_multiple_of(40));
   let purged = sweep_and_decommit(segment);
   assert_ne!(purged, 0);
   // Take every block again: the free ones, then the revived ones.
-  let mut again = Vec::new();
-  loop {
-    if let Some(block) = segment.pop() {
-      again.push(block);
-    } else if !segment.extend(page_size()) {
-      break;
-    }
-  }
+  let again = drain(segment);
   let freed: BTreeSet<NonNull<u8>> = blocks
     .iter()
     .zip(&live)
@@ -240,7 +194,7 @@ fn refills_revive_purged_pages_before_the_tail_and_restore_the_fast_free() {
 
 #[test]
 fn a_sweep_is_due_only_on_a_sparse_segment_that_emptied_since_the_last() {
-  let memory = Mapping::new();
+  let memory = TestSegment::new();
   let page = page_size();
   let (segment, blocks, _) = sparse(&memory, 20, |_| true);
   assert!(!segment.sweep_due(page), "a full segment");
@@ -269,7 +223,7 @@ proptest! {
     seed in any::<u64>(),
     keep_one_in in 1_u64..40,
   ) {
-    let memory = Mapping::new();
+    let memory = TestSegment::new();
     let keep = |number: usize| {
       let mixed = (number as u64 ^ seed).wrapping_mul(0x9e37_79b9_7f4a_7c15);
       (mixed >> 32).is_multiple_of(keep_one_in)
@@ -286,16 +240,9 @@ proptest! {
         prop_assert_eq!(segment.push_local(block), Ok(()));
       }
     }
-    let (mut count, mut seen) = (0, BTreeSet::new());
-    loop {
-      if let Some(block) = segment.pop() {
-        count += 1;
-        seen.insert(block);
-      } else if !segment.extend(page_size()) {
-        break;
-      }
-    }
-    prop_assert_eq!(count, blocks.len());
+    let again = drain(segment);
+    let seen: BTreeSet<NonNull<u8>> = again.iter().copied().collect();
+    prop_assert_eq!(again.len(), blocks.len());
     prop_assert_eq!(seen.len(), blocks.len());
     segment.check_invariants();
   }
@@ -303,7 +250,7 @@ proptest! {
 
 #[test]
 fn a_segment_that_filled_up_again_is_due_again_once_sparse() {
-  let memory = Mapping::new();
+  let memory = TestSegment::new();
   let page = page_size();
   // 48-byte blocks kept in runs of 100, one run in five.
   let kept = |number: usize| (number / 100).is_multiple_of(5);
@@ -311,14 +258,7 @@ fn a_segment_that_filled_up_again_is_due_again_once_sparse() {
   assert_ne!(sweep_and_decommit(segment), 0);
   // Everything taken again (the purged pages revived), then the same
   // pattern freed: as sparse as before, so due again.
-  let mut again = Vec::new();
-  loop {
-    if let Some(block) = segment.pop() {
-      again.push(block);
-    } else if !segment.extend(page) {
-      break;
-    }
-  }
+  let mut again = drain(segment);
   segment.flush_counts();
   assert_eq!(segment.used(), blocks.len());
   again.sort();
@@ -358,8 +298,8 @@ proptest! {
     seed in any::<u64>(),
     steps in 100_usize..2000,
   ) {
-    let memory = Mapping::new();
-    let segment = memory.fresh(index);
+    let memory = TestSegment::new();
+    let segment = memory.small(index);
     let size = segment.class().size();
     let page = page_size();
     let mut state = seed | 1;
