@@ -24,15 +24,15 @@ pub struct TinyAlloc;
 
 /// A snapshot of the allocator's counters: live bytes, allocation and free
 /// counts, mapped and committed bytes, segments, arenas, heaps,
-/// cross-thread frees and purges.
+/// cross-thread frees, purges and swept pages.
 pub fn stats() -> Stats {
   // SAFETY: the thread-local heap is owned by this thread.
   unsafe { tinyalloc_alloc::stats(local_heap()) }
 }
 
 /// Gives back to the OS all the memory that can go: the calling thread's
-/// empty segments, and every arena's free pages without waiting for the
-/// purge delay. Returns how many bytes went back (other threads may
+/// empty segments and the free pages of its sparse ones, and every arena's
+/// free pages without waiting for the purge delay. Returns how many bytes went back (other threads may
 /// commit or give back memory at the same time).
 pub fn collect() -> usize {
   let heap = local_heap();
