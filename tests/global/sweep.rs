@@ -167,6 +167,59 @@ isolated_test! {
   }
 }
 
+/// Rounds of the remote-free stress.
+const REMOTE_ROUNDS: usize = 40;
+/// Blocks the producer allocates per round.
+const ROUND_BLOCKS: usize = 2_000;
+
+isolated_test! {
+  fn sweeps_race_remote_frees_without_losing_a_block() {
+    let (send, receive) = mpsc::channel::<Vec<Vec<u8>>>();
+    // The consumer checks every block it is handed and frees it: remote
+    // frees into the producer's segments while the producer claims fresh
+    // segments for another size, and so sweeps.
+    let consumer = thread::spawn(move || {
+      let mut checked = 0_usize;
+      for batch in receive {
+        for block in batch {
+          let id = u64::from_le_bytes(block[..8].try_into().expect("8 bytes"));
+          assert!(holds(&block, id), "block {id} intact when freed remotely");
+          checked += 1;
+        }
+      }
+      checked
+    });
+    let before = stats().swept_pages();
+    let mut kept_blocks = Vec::new();
+    let mut other = Vec::new();
+    let mut sent = 0;
+    for round in 0..REMOTE_ROUNDS {
+      let mut batch = Vec::new();
+      for index in 0..ROUND_BLOCKS {
+        let id = round * ROUND_BLOCKS + index;
+        let mut block = vec![0_u8; SIZE];
+        fill(&mut block, id as u64);
+        if kept(index) {
+          kept_blocks.push((id, block));
+        } else {
+          batch.push(block);
+        }
+      }
+      sent += batch.len();
+      send.send(batch).expect("the consumer listens");
+      // Another class, enough to claim fresh segments (and sweep).
+      other.extend((0..ROUND_BLOCKS).map(|_| vec![2_u8; 3 * SIZE]));
+      assert_intact(&kept_blocks);
+    }
+    drop(send);
+    assert_eq!(consumer.join().expect("the consumer ends"), sent);
+    collect();
+    assert!(stats().swept_pages() > before, "something was swept");
+    assert_intact(&kept_blocks);
+    assert!(other.iter().all(|block| block.iter().all(|&byte| byte == 2)));
+  }
+}
+
 /// A block freed in the middle of the heap whose page a sweep gave back:
 /// not resident, so its free tag is gone and only the purged bit can tell
 /// a second free of it.
