@@ -118,6 +118,16 @@ pub(crate) const SAME_CLASS_SCAN: usize = 32;
 /// then would pay it for every page.
 pub(crate) const REVIVE_BEFORE_CARVE_MAX: usize = 32;
 
+/// A small segment is worth a sweep (see `segment/sweep.rs`) only if its
+/// free blocks hold at least this many pages' worth of bytes: below it, a
+/// sweep would rarely find a whole free page, and the system call costs
+/// more than the page saves.
+pub(crate) const SWEEP_MIN_FREE_PAGES: usize = 4;
+
+/// ... and only if at least one in this many of its carved blocks is
+/// free: a dense segment seldom has a page without a block in use.
+pub(crate) const SWEEP_FREE_DIVISOR: usize = 2;
+
 /// Nanoseconds per millisecond, for the purge clock.
 pub(crate) const NANOS_PER_MILLI: u64 = 1_000_000;
 

@@ -37,7 +37,7 @@ use core::iter;
 use core::ptr::NonNull;
 
 use crate::class::Class;
-use crate::config::SEGMENT_SIZE;
+use crate::config::{SEGMENT_SIZE, SWEEP_FREE_DIVISOR, SWEEP_MIN_FREE_PAGES};
 use crate::manager::page_size;
 
 use super::{Block, Segment, next_of, place_of, set_next, swap_tag, tag_word};
@@ -47,15 +47,6 @@ use crate::sync::{AtomicUsize, Ordering};
 /// The pages `purged` can name: a segment with more (a page size below
 /// `SEGMENT_SIZE / 64`, which Linux never has) is never swept.
 const PURGE_MAP_PAGES: usize = u64::BITS as usize;
-
-/// A segment is worth a sweep only if its free blocks hold at least this
-/// many pages' worth of bytes: below it, the sweep would rarely find a
-/// whole free page, and a system call costs more than the page saves.
-const SWEEP_MIN_FREE_PAGES: usize = 4;
-
-/// ... and only if at least one in this many of its carved blocks is
-/// free: a dense segment seldom has a page without a block in use.
-const SWEEP_FREE_DIVISOR: usize = 2;
 
 impl Segment {
   /// Index of the page `pointer` lies on, in the segment.
