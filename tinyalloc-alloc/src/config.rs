@@ -128,6 +128,13 @@ pub(crate) const SWEEP_MIN_FREE_PAGES: usize = 4;
 /// free: a dense segment seldom has a page without a block in use.
 pub(crate) const SWEEP_FREE_DIVISOR: usize = 2;
 
+/// Free blocks the sweep a heap makes before claiming a fresh segment may
+/// walk (a sweep reads a segment's whole free list): enough for dozens of
+/// sparse segments per claim, few enough that a claim in a heap of
+/// thousands of sparse segments of one class stays well under a
+/// millisecond. `collect()` walks them all.
+pub(crate) const SWEEP_BUDGET_BLOCKS: usize = 1 << 16;
+
 /// Nanoseconds per millisecond, for the purge clock.
 pub(crate) const NANOS_PER_MILLI: u64 = 1_000_000;
 

@@ -44,7 +44,7 @@ use crate::class::{
 use crate::config::{
   ARENA_MASK, ARENA_SIZE, COLD_REUSE_KEPT_PAGES, LARGE_ALIGN_MAX,
   LARGE_MAX_SEGMENTS, MIN_ALIGN, REVIVE_BEFORE_CARVE_MAX, SEGMENT_SIZE,
-  SMALL_MAX, WARM_POOL_HEAPS,
+  SMALL_MAX, SWEEP_BUDGET_BLOCKS, WARM_POOL_HEAPS,
 };
 use crate::error::AllocError;
 use crate::fault::Fault;
@@ -1107,8 +1107,10 @@ impl Heap {
   /// Sweeps the sparse partial segments of the next class in turn (see
   /// `segment/sweep.rs`): the heap is taking fresh memory, so the whole
   /// free pages that other classes hold go back to the OS first. One class
-  /// per claim keeps the cost of a claim bounded; a heap that claims no
-  /// segment sweeps nothing.
+  /// per claim, and at most [`SWEEP_BUDGET_BLOCKS`] free blocks walked,
+  /// keep the cost of a claim bounded (a class cut short is taken up again
+  /// at its next turn, and the segments swept meanwhile are not due any
+  /// more); a heap that claims no segment sweeps nothing.
   ///
   /// # Safety
   /// The caller owns the heap.
@@ -1116,29 +1118,36 @@ impl Heap {
     let index = self.sweep_cursor.get();
     self.sweep_cursor.set((index + 1) % CLASS_COUNT);
     // SAFETY: forwarded from the caller.
-    unsafe { self.sweep_class(index, false) };
+    unsafe { self.sweep_class(index, false, SWEEP_BUDGET_BLOCKS) };
   }
 
   /// Sweeps every partial segment that is due, heads included (for
-  /// [`collect`](crate::collect()), which gives back whatever can go).
+  /// [`collect`](crate::collect()), which gives back whatever can go, and
+  /// for a heap pooled cold); returns the bytes given back.
   ///
   /// # Safety
   /// The caller owns the heap.
-  /// Returns the bytes given back.
   pub(crate) unsafe fn sweep_all(&self) -> usize {
     (0..CLASS_COUNT)
       // SAFETY: forwarded from the caller.
-      .map(|index| unsafe { self.sweep_class(index, true) })
+      .map(|index| unsafe { self.sweep_class(index, true, usize::MAX) })
       .sum()
   }
 
   /// Sweeps the partial segments of class `index` that are due, but for
   /// the head (the one allocation pops from, whose frees would all take
-  /// the slow path while a page is purged) unless `head` says otherwise.
+  /// the slow path while a page is purged) unless `head` says otherwise,
+  /// until about `budget` free blocks have been walked; returns the bytes
+  /// given back.
   ///
   /// # Safety
   /// The caller owns the heap.
-  unsafe fn sweep_class(&self, index: usize, head: bool) -> usize {
+  unsafe fn sweep_class(
+    &self,
+    index: usize,
+    head: bool,
+    budget: usize,
+  ) -> usize {
     // SAFETY: forwarded from the caller.
     let queue = unsafe { self.queue(index) };
     let page = page_size();
@@ -1150,13 +1159,17 @@ impl Heap {
       first.and_then(|pointer| unsafe { queue.partial.next_of(pointer) })
     };
     let mut swept = 0;
-    while let Some(pointer) = cursor {
+    let mut walked = 0_usize;
+    while let Some(pointer) = cursor
+      && walked < budget
+    {
       // SAFETY: the segment is on this partial list.
       cursor = unsafe { queue.partial.next_of(pointer) };
       // SAFETY: queued in our heap.
       let segment = unsafe { seg(pointer) };
       self.collect_segment(segment);
       if segment.sweep_due(page) {
+        walked = walked.saturating_add(segment.unused_blocks());
         swept += decommit_pages(segment, segment.sweep(page), page);
       }
     }

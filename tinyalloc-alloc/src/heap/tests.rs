@@ -1040,3 +1040,47 @@ fn a_heap_trimmed_while_its_thread_abandons_it_keeps_its_tables_given_back() {
     "abandon wrote the tables of a heap a freer had trimmed"
   );
 }
+
+#[test]
+fn a_claims_sweep_walks_a_bounded_number_of_free_blocks() {
+  with_heap(|heap| {
+    let size = 48;
+    let index = class_of(size);
+    let per_page = page_size() / size;
+    // Enough blocks that the free ones outnumber the budget twice over.
+    let count = 3 * SWEEP_BUDGET_BLOCKS;
+    let blocks: Vec<NonNull<u8>> =
+      (0..count).map(|_| alloc(heap, size)).collect();
+    // Keep one page's worth in ten: whole free pages everywhere.
+    let mut kept = Vec::new();
+    for (number, &block) in blocks.iter().enumerate() {
+      if (number / per_page).is_multiple_of(10) {
+        kept.push(block);
+      } else {
+        free(heap, block);
+      }
+    }
+    let freed_bytes = (count - kept.len()) * size;
+    // SAFETY: this thread owns the heap.
+    let first = unsafe { heap.sweep_class(index, false, SWEEP_BUDGET_BLOCKS) };
+    assert!(first > 0, "the first turn sweeps");
+    assert!(
+      first <= (SWEEP_BUDGET_BLOCKS + class(index).blocks()) * size,
+      "one turn walks about the budget: {first} bytes swept"
+    );
+    let mut total = first;
+    loop {
+      // SAFETY: as above.
+      let more = unsafe { heap.sweep_class(index, false, SWEEP_BUDGET_BLOCKS) };
+      if more == 0 {
+        break;
+      }
+      total += more;
+    }
+    assert!(total > first, "later turns take up the rest");
+    assert!(total * 2 >= freed_bytes, "most freed pages swept: {total}");
+    for block in kept {
+      free(heap, block);
+    }
+  });
+}

@@ -98,6 +98,12 @@ impl Segment {
       .sum()
   }
 
+  /// Carved blocks not in use: free or dead, what a sweep walks (owner
+  /// only).
+  pub(crate) fn unused_blocks(&self) -> usize {
+    self.carved().saturating_sub(self.used())
+  }
+
   /// Whether a sweep may find pages to give back (owner only, remote
   /// frees collected): enough of the segment is free, and fewer blocks are
   /// in use than at its last sweep.
