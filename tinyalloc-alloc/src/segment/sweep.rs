@@ -36,17 +36,28 @@ mod tests;
 use core::iter;
 use core::ptr::NonNull;
 
+use core::mem::size_of;
+
 use crate::class::Class;
-use crate::config::{SEGMENT_SIZE, SWEEP_FREE_DIVISOR, SWEEP_MIN_FREE_PAGES};
+use crate::config::{
+  MIN_ALIGN, SEGMENT_SIZE, SWEEP_FREE_DIVISOR, SWEEP_MIN_FREE_PAGES,
+};
+use crate::fault::Fault;
 use crate::manager::page_size;
+use crate::sync::{AtomicUsize, Ordering};
 
 use super::{Block, Segment, next_of, place_of, set_next, swap_tag, tag_word};
-use crate::fault::Fault;
-use crate::sync::{AtomicUsize, Ordering};
 
 /// The pages `purged` can name: a segment with more (a page size below
 /// `SEGMENT_SIZE / 64`, which Linux never has) is never swept.
 const PURGE_MAP_PAGES: usize = u64::BITS as usize;
+
+// A free block's link and tag lie in its first `MIN_ALIGN` bytes, so on
+// the page it starts on: a sweep that keeps that page keeps them.
+const _: () = assert!(
+  MIN_ALIGN >= size_of::<Block>(),
+  "a free block's link and tag lie on the page it starts on"
+);
 
 impl Segment {
   /// Index of the page `pointer` lies on, in the segment.
