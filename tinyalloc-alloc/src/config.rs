@@ -135,6 +135,13 @@ pub(crate) const SWEEP_FREE_DIVISOR: usize = 2;
 /// millisecond. `collect()` walks them all.
 pub(crate) const SWEEP_BUDGET_BLOCKS: usize = 1 << 16;
 
+/// Free blocks an aligned request looks through in a class only some of
+/// whose blocks are aligned (one in two or in four): each step is likely
+/// a cache miss, and a request that finds none takes the class whose
+/// blocks are all aligned. Four found nearly as many as sixteen on
+/// `aligned` (peak 10.7 against 10.5 MiB) at 30% more time instead of 60%.
+pub(crate) const LOOSE_ALIGN_STEPS: usize = 4;
+
 /// Nanoseconds per millisecond, for the purge clock.
 pub(crate) const NANOS_PER_MILLI: u64 = 1_000_000;
 

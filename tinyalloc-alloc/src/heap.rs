@@ -39,12 +39,13 @@ use tinyalloc_sys::Mapper;
 use crate::arena::Placement;
 use crate::class::{
   CLASS_COUNT, EXACT_MAX, EXACT_SIZES, SIZE_STEPS, class, class_of,
-  class_of_aligned, exact_sizes_of, size_step, size_steps_of,
+  class_of_aligned, exact_sizes_of, loose_class_of_aligned, size_step,
+  size_steps_of,
 };
 use crate::config::{
   ARENA_MASK, ARENA_SIZE, COLD_REUSE_KEPT_PAGES, LARGE_ALIGN_MAX,
-  LARGE_MAX_SEGMENTS, MIN_ALIGN, REVIVE_BEFORE_CARVE_MAX, SEGMENT_SIZE,
-  SMALL_MAX, SWEEP_BUDGET_BLOCKS, WARM_POOL_HEAPS,
+  LARGE_MAX_SEGMENTS, LOOSE_ALIGN_STEPS, MIN_ALIGN, REVIVE_BEFORE_CARVE_MAX,
+  SEGMENT_SIZE, SMALL_MAX, SWEEP_BUDGET_BLOCKS, WARM_POOL_HEAPS,
 };
 use crate::error::AllocError;
 use crate::fault::Fault;
@@ -659,6 +660,10 @@ impl Heap {
     let class = if align <= MIN_ALIGN {
       (size <= SMALL_MAX).then(|| class_of(size))
     } else {
+      // SAFETY: forwarded from the caller.
+      if let Some(block) = unsafe { self.pop_loosely_aligned(size, align) } {
+        return Ok((block, false));
+      }
       class_of_aligned(size, align)
     };
     match class {
@@ -672,6 +677,28 @@ impl Heap {
         unsafe { self.malloc_large(size, align.max(MIN_ALIGN)) }
       }
     }
+  }
+
+  /// An aligned block from a smaller class than the one whose every
+  /// block is aligned, if the current segment of such a class has one
+  /// aligned among the first free blocks: a 100-byte block aligned to
+  /// 4 KiB then takes 1 KiB instead of 4 (`aligned`'s peak fell by 7%,
+  /// for 30% more time there: a few cache misses per request). One in [`LOOSE_ALIGN_RATIO`](crate::class::LOOSE_ALIGN_RATIO) blocks or more of that class
+  /// is aligned, so a few steps usually find one; else the caller takes
+  /// the strict class.
+  ///
+  /// # Safety
+  /// The caller owns the heap.
+  unsafe fn pop_loosely_aligned(
+    &self,
+    size: usize,
+    align: usize,
+  ) -> Option<NonNull<u8>> {
+    let index = loose_class_of_aligned(size, align)?;
+    // SAFETY: forwarded from the caller.
+    let segment = unsafe { self.current(index) }?;
+    // SAFETY: the current segment is queued in our heap.
+    unsafe { seg(segment) }.pop_aligned(align, LOOSE_ALIGN_STEPS)
   }
 
   /// The slow path of small allocation: find or make a segment with room.

@@ -873,6 +873,37 @@ impl Segment {
     Some(block.cast())
   }
 
+  /// Pops the first block aligned to `align` among the first `steps` on
+  /// the owner's free list, unlinking it from where it is (for aligned
+  /// requests served by a class only some of whose blocks are aligned).
+  pub(crate) fn pop_aligned(
+    &self,
+    align: usize,
+    steps: usize,
+  ) -> Option<NonNull<u8>> {
+    let mut previous: Option<NonNull<Block>> = None;
+    let mut cursor = self.free.get();
+    for _ in 0..steps {
+      let block = cursor?;
+      // SAFETY: blocks on the owner's free list are free and linked.
+      let next = unsafe { next_of(block) };
+      if block.addr().get().is_multiple_of(align) {
+        match previous {
+          // SAFETY: a free block of ours, before `block` on the list.
+          Some(before) => unsafe { set_next(before, next) },
+          None => self.free.set(next),
+        }
+        self.tally.set(self.tally.get().wrapping_add(TALLY_POP));
+        // SAFETY: the block is ours until it is returned.
+        unsafe { set_tag(block, 0) };
+        return Some(block.cast());
+      }
+      previous = Some(block);
+      cursor = next;
+    }
+    None
+  }
+
   /// Puts an allocated block on the owner's free list with its tag.
   #[inline]
   fn push_tagged(&self, pointer: NonNull<u8>, tag: usize) {

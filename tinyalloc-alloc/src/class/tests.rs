@@ -150,6 +150,43 @@ fn aligned_lookup_finds_aligned_classes_or_none() {
   }
 }
 
+#[test]
+fn loose_aligned_classes_are_smaller_with_aligned_blocks_recurring() {
+  let mut align = 2 * MIN_ALIGN;
+  let mut found = 0;
+  while align <= SMALL_MAX {
+    for size in (0..=SMALL_MAX).step_by(MIN_ALIGN / 2) {
+      let Some(index) = loose_class_of_aligned(size, align) else {
+        continue;
+      };
+      found += 1;
+      let class = &CLASSES[index];
+      let strict = class_of_aligned(size, align).expect("a strict class");
+      assert!(class.size() >= size, "size {size} align {align}");
+      assert!(class.size() * LOOSE_MIN_SAVING <= CLASSES[strict].size());
+      assert!(
+        class.align() < align && class.align() * LOOSE_ALIGN_RATIO >= align
+      );
+      // One block in `align / class.align()` is aligned, in every run of
+      // that many consecutive blocks of a segment.
+      let period = align / class.align();
+      let aligned = (0..period)
+        .filter(|&block| {
+          (class.area_offset() + block * class.size()).is_multiple_of(align)
+        })
+        .count();
+      assert_eq!(aligned, 1, "size {size} align {align}");
+    }
+    align *= 2;
+  }
+  assert!(found > 0, "some requests have a loose class");
+  assert_eq!(
+    loose_class_of_aligned(100, 4096).map(|index| CLASSES[index].size()),
+    Some(1024),
+    "a 100-byte block aligned to 4 KiB can take 1 KiB"
+  );
+}
+
 /// The class table as the README prints it.
 fn table_markdown() -> String {
   let mut table = String::from(

@@ -9,7 +9,7 @@ use core::num::NonZeroUsize;
 use tinyalloc_sys::{Mapper, PosixMapper};
 
 use super::*;
-use crate::class::{CLASS_COUNT, class};
+use crate::class::{CLASS_COUNT, class, class_of};
 use crate::config::SEGMENT_SIZE;
 use crate::manager::{init, page_size};
 
@@ -344,4 +344,35 @@ fn a_stale_cold_header_never_names_pages_past_its_segment() {
     let end = unsafe { Segment::cold_touched_end(start) };
     assert_eq!(end, Some(SEGMENT_SIZE), "class {class}, limit {limit}");
   }
+}
+
+#[test]
+fn aligned_pops_unlink_aligned_blocks_from_anywhere_in_the_list() {
+  let memory = TestSegment::new();
+  let index = class_of(1024);
+  let segment = memory.small(index);
+  let blocks = drain(segment);
+  let align = 4 * class(index).align();
+  for &block in &blocks {
+    assert_eq!(segment.push_local(block), Ok(()));
+  }
+  let mut taken = BTreeSet::new();
+  while let Some(block) = segment.pop_aligned(align, 16) {
+    assert!(block.addr().get().is_multiple_of(align));
+    assert!(segment.is_allocated(block));
+    assert!(taken.insert(block.addr().get()), "each block once");
+    segment.check_invariants();
+  }
+  assert!(!taken.is_empty(), "aligned blocks were near the head");
+  // It gave up only because the first 16 blocks are all misaligned; the
+  // others are all still there, once each, in order.
+  for step in 0.. {
+    let Some(block) = segment.pop() else { break };
+    if step < 16 {
+      assert!(!block.addr().get().is_multiple_of(align), "step {step}");
+    }
+    assert!(taken.insert(block.addr().get()), "each block once");
+  }
+  assert_eq!(taken.len(), blocks.len());
+  segment.check_invariants();
 }
