@@ -32,8 +32,9 @@ pub fn stats() -> Stats {
 
 /// Gives back to the OS all the memory that can go: the calling thread's
 /// empty segments and the free pages of its sparse ones, and every arena's
-/// free pages without waiting for the purge delay. Returns how many bytes went back (other threads may
-/// commit or give back memory at the same time).
+/// free pages without waiting for the purge delay. Returns how many bytes
+/// went back (other threads may commit or give back memory at the same
+/// time).
 pub fn collect() -> usize {
   let heap = local_heap();
   // SAFETY: the thread-local heap is owned by this thread.

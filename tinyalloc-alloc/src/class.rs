@@ -43,7 +43,7 @@ pub(crate) const SIZE_STEPS: usize = (SMALL_MAX >> MIN_ALIGN_SHIFT) + 1;
 /// with a relocation per slot, so the 768 slots above 256 cost 6 KiB per
 /// heap and 24 KiB of the binary's start-up (its peak fell by 56 KiB, and
 /// `falseshare` and `threads` by 0.15 MiB); a request of 257 to 1024 bytes
-/// pays 3 instructions more for it (35 to 38 per pair).
+/// pays 5 instructions more for it (35 to 40 per pair).
 pub(crate) const EXACT_MAX: usize = SMALL_MAX >> (CLASS_STEPS_SHIFT + 2);
 /// Entries of the exact-size table: sizes 0 to [`EXACT_MAX`].
 pub(crate) const EXACT_SIZES: usize = EXACT_MAX + 1;

@@ -683,9 +683,10 @@ impl Heap {
   /// block is aligned, if the current segment of such a class has one
   /// aligned among the first free blocks: a 100-byte block aligned to
   /// 4 KiB then takes 1 KiB instead of 4 (`aligned`'s peak fell by 7%,
-  /// for 30% more time there: a few cache misses per request). One in [`LOOSE_ALIGN_RATIO`](crate::class::LOOSE_ALIGN_RATIO) blocks or more of that class
-  /// is aligned, so a few steps usually find one; else the caller takes
-  /// the strict class.
+  /// for 30% more time there: a few cache misses per request). One in
+  /// [`LOOSE_ALIGN_RATIO`](crate::class::LOOSE_ALIGN_RATIO) blocks or more
+  /// of that class is aligned, so a few steps usually find one; else the
+  /// caller takes the strict class.
   ///
   /// # Safety
   /// The caller owns the heap.

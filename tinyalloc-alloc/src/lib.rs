@@ -46,9 +46,9 @@ pub unsafe fn stats(heap: Option<&Heap>) -> Stats {
 
 /// Gives back to the OS whatever can go: the calling thread's empty
 /// segments and the free pages of its sparse ones (if it has a heap), and
-/// every arena's free pages, now. Returns
-/// how many committed bytes went back meanwhile (other threads may commit
-/// or give back some at the same time).
+/// every arena's free pages, now. Returns how many bytes went back
+/// meanwhile (other threads may commit or give back some at the same
+/// time).
 ///
 /// # Safety
 /// `heap`, if given, is owned by the calling thread.
