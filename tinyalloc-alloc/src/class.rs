@@ -222,16 +222,17 @@ pub(crate) fn class_of_aligned(size: usize, align: usize) -> Option<usize> {
   (class_of(wanted)..CLASS_COUNT).find(|&index| CLASSES[index].align() >= align)
 }
 
-/// A class at most half the size of [`class_of_aligned`]'s that holds
-/// `size` bytes and some of whose blocks are aligned to `align`: one in
-/// `align / natural alignment`, at most [`LOOSE_ALIGN_RATIO`] apart (block
-/// sizes are an odd multiple of their natural alignment, so the aligned
-/// ones recur at that period). `None` when there is none.
+/// A class at most half the size of `strict`, [`class_of_aligned`]'s
+/// class for the request, that holds `size` bytes and some of whose blocks
+/// are aligned to `align`: one in `align / natural alignment`, at most
+/// [`LOOSE_ALIGN_RATIO`] apart (block sizes are an odd multiple of their
+/// natural alignment, so the aligned ones recur at that period). `None`
+/// when there is none.
 pub(crate) fn loose_class_of_aligned(
   size: usize,
   align: usize,
+  strict: usize,
 ) -> Option<usize> {
-  let strict = class_of_aligned(size, align)?;
   class_of_aligned(size, align / LOOSE_ALIGN_RATIO).filter(|&index| {
     CLASSES[index].size() * LOOSE_MIN_SAVING <= CLASSES[strict].size()
   })
