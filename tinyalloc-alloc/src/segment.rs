@@ -866,11 +866,18 @@ impl Segment {
     let block = self.free.get()?;
     // SAFETY: blocks on the owner's free list are free and linked.
     self.free.set(unsafe { next_of(block) });
+    Some(self.hand_out(block))
+  }
+
+  /// Counts a block just taken off the owner's free list as allocated and
+  /// clears its free tag.
+  #[inline]
+  fn hand_out(&self, block: NonNull<Block>) -> NonNull<u8> {
     // Wrapping: the pops bits count modulo 2^34 between flushes.
     self.tally.set(self.tally.get().wrapping_add(TALLY_POP));
     // SAFETY: the block is ours until it is returned.
     unsafe { set_tag(block, 0) };
-    Some(block.cast())
+    block.cast()
   }
 
   /// Pops the first block aligned to `align` among the first `steps` on
@@ -893,10 +900,7 @@ impl Segment {
           Some(before) => unsafe { set_next(before, next) },
           None => self.free.set(next),
         }
-        self.tally.set(self.tally.get().wrapping_add(TALLY_POP));
-        // SAFETY: the block is ours until it is returned.
-        unsafe { set_tag(block, 0) };
-        return Some(block.cast());
+        return Some(self.hand_out(block));
       }
       previous = Some(block);
       cursor = next;

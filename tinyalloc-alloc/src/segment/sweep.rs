@@ -97,7 +97,8 @@ impl Segment {
     )
   }
 
-  /// Blocks that start on purged pages (owner only).
+  /// Blocks that start on purged pages (owner only; for the invariants).
+  #[cfg(any(test, debug_assertions))]
   pub(crate) fn dead_blocks(&self) -> usize {
     let class = self.class();
     let page = page_size();
