@@ -987,9 +987,10 @@ impl Segment {
     // sweep sets the page's bit before it wipes the tags. A page being
     // revived meanwhile gets its tags by swaps, which see ours if we came
     // first (see `segment/sweep.rs`).
+    let tag = self.tag();
     // SAFETY: a carved block is at least two words long, and the caller
     // gives it up.
-    if unsafe { swap_tag(pointer.cast(), self.tag()) } == self.tag()
+    if unsafe { swap_tag(pointer.cast(), tag) } == tag
       || self.is_purged_block(pointer)
     {
       return Err(Fault::DoubleFree);

@@ -117,12 +117,12 @@ impl Segment {
   }
 
   /// Whether a sweep may find pages to give back (owner only, remote
-  /// frees collected): enough of the segment is free, and fewer blocks are
-  /// in use than at its last sweep.
+  /// frees collected): enough of the segment is free, and a page's worth
+  /// fewer blocks are in use than the most since its last sweep.
   pub(crate) fn sweep_due(&self, page: usize) -> bool {
     let size = self.class().size();
     let used = self.used();
-    let free = self.carved().saturating_sub(used);
+    let free = self.unused_blocks();
     let dropped = used + (page / size).max(1) <= self.swept_used.get() as usize;
     dropped
       && free * size >= SWEEP_MIN_FREE_PAGES * page
