@@ -486,11 +486,19 @@ impl Heap {
   /// # Safety
   /// The caller holds the lock of this abandoned heap.
   unsafe fn trim_if_idle(&self) {
-    if POOLED.load(Ordering::Relaxed) < WARM_POOL_HEAPS || self.trimmed.get() {
-      return;
+    if POOLED.load(Ordering::Relaxed) >= WARM_POOL_HEAPS {
+      // SAFETY: forwarded from the caller.
+      unsafe { self.trim_if_empty() };
     }
+  }
+
+  /// Trims an abandoned heap that owns no segment and is not trimmed yet.
+  ///
+  /// # Safety
+  /// The caller holds the lock of this abandoned heap.
+  unsafe fn trim_if_empty(&self) {
     // SAFETY: forwarded from the caller.
-    if unsafe { self.is_empty() } {
+    if !self.trimmed.get() && unsafe { self.is_empty() } {
       // SAFETY: forwarded from the caller; the heap is empty.
       unsafe { self.trim() };
     }
@@ -1713,12 +1721,8 @@ pub(crate) fn trim_pool() {
     let heap = unsafe { pointer.as_ref() };
     // A heap whose lock is held is being tended or adopted: skip it.
     if heap.try_lock() {
-      // SAFETY: the lock of a heap in the pool (so abandoned) makes us its
-      // owner.
-      if !heap.trimmed.get() && unsafe { heap.is_empty() } {
-        // SAFETY: as above; the heap is empty.
-        unsafe { heap.trim() };
-      }
+      // SAFETY: we hold the lock of a heap in the pool, so abandoned.
+      unsafe { heap.trim_if_empty() };
       heap.unlock();
     }
   }
