@@ -1041,20 +1041,25 @@ fn a_heap_trimmed_while_its_thread_abandons_it_keeps_its_tables_given_back() {
   );
 }
 
+/// Blocks of the bounded-sweep test: small, so that many fit a segment.
+const SWEPT_SIZE: usize = 48;
+/// One page's worth of its blocks kept in this many.
+const KEEP_ONE_PAGE_IN: usize = 10;
+
 #[test]
 fn a_claims_sweep_walks_a_bounded_number_of_free_blocks() {
   with_heap(|heap| {
-    let size = 48;
+    let size = SWEPT_SIZE;
     let index = class_of(size);
     let per_page = page_size() / size;
     // Enough blocks that the free ones outnumber the budget twice over.
     let count = 3 * SWEEP_BUDGET_BLOCKS;
     let blocks: Vec<NonNull<u8>> =
       (0..count).map(|_| alloc(heap, size)).collect();
-    // Keep one page's worth in ten: whole free pages everywhere.
+    // Whole free pages everywhere.
     let mut kept = Vec::new();
     for (number, &block) in blocks.iter().enumerate() {
-      if (number / per_page).is_multiple_of(10) {
+      if (number / per_page).is_multiple_of(KEEP_ONE_PAGE_IN) {
         kept.push(block);
       } else {
         free(heap, block);

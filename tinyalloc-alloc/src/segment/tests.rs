@@ -346,10 +346,16 @@ fn a_stale_cold_header_never_names_pages_past_its_segment() {
   }
 }
 
+/// Blocks of the aligned-pop test, one in four of them aligned to four
+/// times their size.
+const ALIGNED_POP_SIZE: usize = 1024;
+/// Free blocks an aligned pop looks through in that test.
+const ALIGNED_POP_STEPS: usize = 16;
+
 #[test]
 fn aligned_pops_unlink_aligned_blocks_from_anywhere_in_the_list() {
   let memory = TestSegment::new();
-  let index = class_of(1024);
+  let index = class_of(ALIGNED_POP_SIZE);
   let segment = memory.small(index);
   let blocks = drain(segment);
   let align = 4 * class(index).align();
@@ -357,18 +363,18 @@ fn aligned_pops_unlink_aligned_blocks_from_anywhere_in_the_list() {
     assert_eq!(segment.push_local(block), Ok(()));
   }
   let mut taken = BTreeSet::new();
-  while let Some(block) = segment.pop_aligned(align, 16) {
+  while let Some(block) = segment.pop_aligned(align, ALIGNED_POP_STEPS) {
     assert!(block.addr().get().is_multiple_of(align));
     assert!(segment.is_allocated(block));
     assert!(taken.insert(block.addr().get()), "each block once");
     segment.check_invariants();
   }
   assert!(!taken.is_empty(), "aligned blocks were near the head");
-  // It gave up only because the first 16 blocks are all misaligned; the
-  // others are all still there, once each, in order.
+  // It gave up only because the first blocks it looked at are all
+  // misaligned; the others are all still there, once each, in order.
   for step in 0.. {
     let Some(block) = segment.pop() else { break };
-    if step < 16 {
+    if step < ALIGNED_POP_STEPS {
       assert!(!block.addr().get().is_multiple_of(align), "step {step}");
     }
     assert!(taken.insert(block.addr().get()), "each block once");

@@ -12,7 +12,7 @@ use tinyalloc_sys::{Mapper, PosixMapper};
 use super::super::Segment;
 use super::super::tests::{TestSegment, drain};
 use super::PURGE_MAP_PAGES;
-use crate::class::{CLASS_COUNT, class};
+use crate::class::{CLASS_COUNT, class, class_of};
 use crate::config::SEGMENT_SIZE;
 use crate::fault::Fault;
 use crate::manager::page_size;
@@ -106,12 +106,41 @@ fn sparse<'seg>(
   (segment, blocks, flags)
 }
 
+/// Blocks of this size straddle page boundaries.
+const STRADDLING_SIZE: usize = 48;
+/// The smallest blocks: hundreds per page.
+const SMALLEST_SIZE: usize = 16;
+/// Blocks of this size, about twenty per page.
+const MIDDLE_SIZE: usize = 208;
+/// Blocks of this size, about ten per page.
+const FEW_PER_PAGE_SIZE: usize = 416;
+/// One block in this many kept live: a page of small blocks keeps some,
+/// one of larger ones often none.
+const KEEP_ONE_IN: usize = 10;
+/// One block in this many kept live: some pages of middle-sized blocks
+/// keep none.
+const KEEP_FEW_ONE_IN: usize = 40;
+/// The first this many blocks kept live, on the first pages only.
+const KEEP_FIRST: usize = 4;
+/// Blocks kept in runs of this many...
+const KEPT_RUN: usize = 100;
+/// ... one run in this many.
+const KEEP_ONE_RUN_IN: usize = 5;
+/// Keep patterns of the property test: one block in up to this many.
+const KEEP_ONE_IN_MAX: u64 = 40;
+/// Spreads a block number and a seed over 64 bits (the 64-bit golden
+/// ratio, as in Fibonacci hashing).
+const MIX_MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
+/// Steps of the random interleavings, at least and at most.
+const STEPS: (usize, usize) = (100, 2000);
+
 #[test]
 fn a_sweep_purges_exactly_the_pages_whose_blocks_are_all_free() {
   let memory = TestSegment::new();
-  // 48-byte blocks straddle page boundaries; keep one block in ten.
   let (segment, blocks, live) =
-    sparse(&memory, 2, |number| number.is_multiple_of(10));
+    sparse(&memory, class_of(STRADDLING_SIZE), |number| {
+      number.is_multiple_of(KEEP_ONE_IN)
+    });
   let expected = model_free_pages(segment, &blocks, &live);
   let purged = sweep_and_decommit(segment);
   assert_eq!(purged, expected);
@@ -130,9 +159,11 @@ fn a_sweep_purges_exactly_the_pages_whose_blocks_are_all_free() {
 #[test]
 fn a_segment_with_no_whole_free_page_is_left_alone() {
   let memory = TestSegment::new();
-  // 16-byte blocks, one in ten live: every page keeps some.
+  // Every page keeps some.
   let (segment, blocks, live) =
-    sparse(&memory, 0, |number| number.is_multiple_of(10));
+    sparse(&memory, class_of(SMALLEST_SIZE), |number| {
+      number.is_multiple_of(KEEP_ONE_IN)
+    });
   assert_eq!(model_free_pages(segment, &blocks, &live), 0);
   assert_eq!(sweep_and_decommit(segment), 0);
   assert!(!segment.has_purged());
@@ -146,7 +177,10 @@ fn a_segment_with_no_whole_free_page_is_left_alone() {
 #[test]
 fn freeing_a_block_of_a_purged_page_is_a_double_free_on_any_path() {
   let memory = TestSegment::new();
-  let (segment, blocks, _) = sparse(&memory, 20, |number| number < 4);
+  let (segment, blocks, _) =
+    sparse(&memory, class_of(FEW_PER_PAGE_SIZE), |number| {
+      number < KEEP_FIRST
+    });
   assert_ne!(sweep_and_decommit(segment), 0);
   assert!(segment.local_heap().is_null(), "the fast free is off");
   let dead = *blocks.last().unwrap();
@@ -164,7 +198,9 @@ fn freeing_a_block_of_a_purged_page_is_a_double_free_on_any_path() {
 fn refills_revive_purged_pages_before_the_tail_and_restore_the_fast_free() {
   let memory = TestSegment::new();
   let (segment, blocks, live) =
-    sparse(&memory, 12, |number| number.is_multiple_of(40));
+    sparse(&memory, class_of(MIDDLE_SIZE), |number| {
+      number.is_multiple_of(KEEP_FEW_ONE_IN)
+    });
   let purged = sweep_and_decommit(segment);
   assert_ne!(purged, 0);
   // Take every block again: the free ones, then the revived ones.
@@ -196,7 +232,8 @@ fn refills_revive_purged_pages_before_the_tail_and_restore_the_fast_free() {
 fn a_sweep_is_due_only_on_a_sparse_segment_that_emptied_since_the_last() {
   let memory = TestSegment::new();
   let page = page_size();
-  let (segment, blocks, _) = sparse(&memory, 20, |_| true);
+  let (segment, blocks, _) =
+    sparse(&memory, class_of(FEW_PER_PAGE_SIZE), |_| true);
   assert!(!segment.sweep_due(page), "a full segment");
   for &block in &blocks[..blocks.len() / 2] {
     assert_eq!(segment.push_local(block), Ok(()));
@@ -221,11 +258,11 @@ proptest! {
   fn sweeps_never_touch_live_blocks(
     index in 0..CLASS_COUNT,
     seed in any::<u64>(),
-    keep_one_in in 1_u64..40,
+    keep_one_in in 1..KEEP_ONE_IN_MAX,
   ) {
     let memory = TestSegment::new();
     let keep = |number: usize| {
-      let mixed = (number as u64 ^ seed).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+      let mixed = (number as u64 ^ seed).wrapping_mul(MIX_MULTIPLIER);
       (mixed >> 32).is_multiple_of(keep_one_in)
     };
     let (segment, blocks, live) = sparse(&memory, index, keep);
@@ -252,9 +289,9 @@ proptest! {
 fn a_segment_that_filled_up_again_is_due_again_once_sparse() {
   let memory = TestSegment::new();
   let page = page_size();
-  // 48-byte blocks kept in runs of 100, one run in five.
-  let kept = |number: usize| (number / 100).is_multiple_of(5);
-  let (segment, blocks, _) = sparse(&memory, 2, kept);
+  let kept =
+    |number: usize| (number / KEPT_RUN).is_multiple_of(KEEP_ONE_RUN_IN);
+  let (segment, blocks, _) = sparse(&memory, class_of(STRADDLING_SIZE), kept);
   assert_ne!(sweep_and_decommit(segment), 0);
   // Everything taken again (the purged pages revived), then the same
   // pattern freed: as sparse as before, so due again.
@@ -296,7 +333,7 @@ proptest! {
   fn sweeps_revivals_and_frees_interleaved_against_a_model(
     index in 0..CLASS_COUNT,
     seed in any::<u64>(),
-    steps in 100_usize..2000,
+    steps in STEPS.0..STEPS.1,
   ) {
     let memory = TestSegment::new();
     let segment = memory.small(index);
