@@ -25,6 +25,10 @@ const KEPT_RUN: usize = 32;
 const KEEP_ONE_RUN_IN: usize = 10;
 /// What the sweep must give back at least: most of the 21 MiB freed.
 const SWEPT_AT_LEAST: usize = 12 * MIB;
+/// Blocks of another class, allocated after the sparse ones.
+const OTHER_SIZE: usize = 2 * SIZE;
+/// Their contents.
+const OTHER_BYTE: u8 = 1;
 
 /// Whether block `index` is kept.
 fn kept(index: usize) -> bool {
@@ -105,11 +109,12 @@ isolated_test! {
     let before = stats().swept_pages();
     // Another size, enough of it to claim a fresh segment per class in
     // turn, more than once.
-    let other: Vec<Vec<u8>> = (0..BLOCKS).map(|_| vec![1_u8; 2 * SIZE]).collect();
+    let other: Vec<Vec<u8>> =
+      (0..BLOCKS).map(|_| vec![OTHER_BYTE; OTHER_SIZE]).collect();
     let swept = (stats().swept_pages() - before) * page_size();
     assert!(swept >= SWEPT_AT_LEAST, "swept {swept} bytes");
     assert_intact(&kept_blocks);
-    assert!(other.iter().all(|block| block.iter().all(|&byte| byte == 1)));
+    assert!(other.iter().all(|block| block.iter().all(|&byte| byte == OTHER_BYTE)));
   }
 }
 
@@ -208,7 +213,7 @@ isolated_test! {
       sent += batch.len();
       send.send(batch).expect("the consumer listens");
       // Another class, enough to claim fresh segments (and sweep).
-      other.extend((0..ROUND_BLOCKS).map(|_| vec![2_u8; 3 * SIZE]));
+      other.extend((0..ROUND_BLOCKS).map(|_| vec![OTHER_BYTE; OTHER_SIZE]));
       assert_intact(&kept_blocks);
     }
     drop(send);
@@ -216,7 +221,7 @@ isolated_test! {
     collect();
     assert!(stats().swept_pages() > before, "something was swept");
     assert_intact(&kept_blocks);
-    assert!(other.iter().all(|block| block.iter().all(|&byte| byte == 2)));
+    assert!(other.iter().all(|block| block.iter().all(|&byte| byte == OTHER_BYTE)));
   }
 }
 
