@@ -518,7 +518,9 @@ def ratio_table(title, medians, allocators, field, unit, extra_rows=()):
                 ratios[allocator][item] = ratio
             row.append(f"{ratio:.2f}")
         lines.append("| " + " | ".join(row) + " |")
-    means = [f"{geomean(ratios[a].values()):.2f}" for a in others]
+    # Three decimals: the RSS geomeans of two allocators can differ by
+    # less than 0.01 and still be apart.
+    means = [f"{geomean(ratios[a].values()):.3f}" for a in others]
     lines.append("| **geomean** | 1.00 | " + " | ".join(
         f"**{m}**" for m in means) + " |")
     return "\n".join(lines), ratios
