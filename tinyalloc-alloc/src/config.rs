@@ -91,9 +91,9 @@ pub(crate) const MAX_WAITING_BYTES: usize = ARENA_SIZE;
 
 /// Empty heaps the pool of exited threads' heaps keeps whole, ready for
 /// new threads; beyond them, an empty heap waiting there gives back the
-/// pages of its size tables (12 of its 16 KiB). A program that starts and
-/// ends a few threads in turn never trims; one that ran a burst of
-/// thousands keeps 4 KiB per heap instead of 16.
+/// pages of its size tables (the second of its two pages). A program that
+/// starts and ends a few threads in turn never trims; one that ran a burst
+/// of thousands keeps 4 KiB per heap instead of 8.
 pub(crate) const WARM_POOL_HEAPS: usize = 8;
 
 /// Pages past its header's that a small segment given back by an exiting

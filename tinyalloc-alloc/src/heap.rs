@@ -38,9 +38,9 @@ use tinyalloc_sys::Mapper;
 
 use crate::arena::Placement;
 use crate::class::{
-  CLASS_COUNT, EXACT_MAX, EXACT_SIZES, SIZE_STEPS, class, class_of,
-  class_of_aligned, exact_sizes_of, loose_class_of_aligned, size_step,
-  size_steps_of,
+  CLASS_COUNT, DIRECT_SLOTS, EXACT_MAX, EXACT_SIZES, class, class_of,
+  class_of_aligned, direct_slot, direct_slots_of, exact_sizes_of,
+  loose_class_of_aligned,
 };
 use crate::config::{
   ARENA_MASK, ARENA_SIZE, COLD_REUSE_KEPT_PAGES, LARGE_ALIGN_MAX,
@@ -143,11 +143,11 @@ pub struct Heap {
   /// The class whose partial segments the next claim of a fresh segment
   /// sweeps (owner only; see [`Heap::sweep_next_class`]).
   sweep_cursor: Cell<usize>,
-  /// The segment to allocate from for each `MIN_ALIGN` step of the request
+  /// The segment to allocate from for each `DIRECT_STEP` of the request
   /// size (the head of its class's partial list, or [`VACANT`]), so the
   /// fast path goes from the size to a segment in one load, without the
   /// class table in between. Touched only by the owner.
-  direct: [Cell<NonNull<Segment>>; SIZE_STEPS],
+  direct: [Cell<NonNull<Segment>>; DIRECT_SLOTS],
   /// The same for each request size up to [`EXACT_MAX`], a slot per byte:
   /// the fast path's load takes the size as it comes. Right after
   /// `direct`, and last: [`Heap::trim`] gives back the pages of both.
@@ -236,7 +236,7 @@ impl Heap {
       kept_empty: Cell::new(0),
       kept_marked: Cell::new(0),
       sweep_cursor: Cell::new(0),
-      direct: [const { Cell::new(VACANT.segment()) }; SIZE_STEPS],
+      direct: [const { Cell::new(VACANT.segment()) }; DIRECT_SLOTS],
       exact: [const { Cell::new(VACANT.segment()) }; EXACT_SIZES],
     }
   }
@@ -304,9 +304,9 @@ impl Heap {
   }
 
   /// Gives back the pages of the size tables of a heap that waits empty in
-  /// the pool: about 12 KiB of its 16, which a burst of threads would
-  /// otherwise keep for every heap it left behind. The adopter writes
-  /// them again ([`Heap::adopt`]).
+  /// the pool: the page they fill, half of the heap, which a burst of
+  /// threads would otherwise keep for every heap it left behind. The
+  /// adopter writes them again ([`Heap::adopt`]).
   ///
   /// # Safety
   /// The caller holds the lock of this abandoned heap, which owns no
@@ -375,7 +375,7 @@ impl Heap {
       (&raw mut (*this).kept_empty).write(Cell::new(0));
       (&raw mut (*this).kept_marked).write(Cell::new(0));
       (&raw mut (*this).sweep_cursor).write(Cell::new(0));
-      for index in 0..SIZE_STEPS {
+      for index in 0..DIRECT_SLOTS {
         (&raw mut (*this).direct[index]).write(Cell::new(VACANT.segment()));
       }
       for index in 0..EXACT_SIZES {
@@ -577,8 +577,8 @@ impl Heap {
     if size > SMALL_MAX {
       return None;
     }
-    // SAFETY: a small size's step is below `SIZE_STEPS`.
-    let slot = unsafe { self.direct.get_unchecked(size_step(size)) };
+    // SAFETY: a small size's slot is below `DIRECT_SLOTS`.
+    let slot = unsafe { self.direct.get_unchecked(direct_slot(size)) };
     // SAFETY: as above.
     unsafe { seg(slot.get()) }.pop()
   }
@@ -596,7 +596,7 @@ impl Heap {
     let segment = head.unwrap_or(VACANT.segment());
     // Two plain loops: a chained iterator tests which half it is in at
     // every slot.
-    for slot in &self.direct[size_steps_of(index)] {
+    for slot in &self.direct[direct_slots_of(index)] {
       slot.set(segment);
     }
     for slot in &self.exact[exact_sizes_of(index)] {
@@ -1558,7 +1558,7 @@ impl Heap {
           segment.check_invariants();
         }
       }
-      let slots = &self.direct[size_steps_of(index)];
+      let slots = &self.direct[direct_slots_of(index)];
       for slot in slots.iter().chain(&self.exact[exact_sizes_of(index)]) {
         assert_eq!(
           slot.get(),

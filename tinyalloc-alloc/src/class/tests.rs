@@ -238,3 +238,31 @@ fn size_steps_of_each_class_cover_exactly_the_sizes_it_serves() {
   }
   assert_eq!(covered, SIZE_STEPS, "every step belongs to a class");
 }
+
+#[test]
+fn direct_slots_of_each_class_cover_exactly_the_large_sizes_it_serves() {
+  let mut covered = 0;
+  for index in 0..CLASS_COUNT {
+    let slots = direct_slots_of(index);
+    assert_eq!(
+      slots.start, covered,
+      "class {index} starts where the last ended"
+    );
+    covered = slots.end;
+  }
+  assert_eq!(covered, DIRECT_SLOTS, "every slot belongs to a class");
+  for size in EXACT_MAX + 1..=SMALL_MAX {
+    let slots = direct_slots_of(class_of(size));
+    assert!(
+      slots.contains(&direct_slot(size)),
+      "size {size} reads a slot of its own class"
+    );
+  }
+}
+
+#[test]
+fn every_class_from_exact_max_up_has_a_direct_slot() {
+  for index in class_of(EXACT_MAX + 1)..CLASS_COUNT {
+    assert!(!direct_slots_of(index).is_empty(), "class {index}");
+  }
+}

@@ -199,6 +199,35 @@ fn the_vacant_segment_gives_nothing_and_fresh_heaps_point_there() {
   }
 }
 
+/// Pages a heap may span: its hot fields and class slots on the first,
+/// the size tables on the second (a third page per thread is what the
+/// 32-byte direct step saved).
+const HEAP_PAGES: usize = 2;
+
+#[test]
+fn a_heap_fits_in_two_pages() {
+  assert!(size_of::<Heap>() <= HEAP_PAGES * page_size());
+}
+
+#[test]
+fn the_fast_path_finds_the_class_of_every_size_above_the_exact_table() {
+  with_heap(|heap| {
+    for size in EXACT_MAX + 1..=SMALL_MAX {
+      // The slow path makes the class's segment current (the first block
+      // keeps it in use), and a free gives it a block at hand ...
+      let kept = alloc(heap, size);
+      free(heap, alloc(heap, size));
+      // SAFETY: the heap is this thread's.
+      let found = unsafe { heap.try_malloc(size) };
+      // ... which the fast path must find from the size alone.
+      let found = found.unwrap_or_else(|| panic!("size {size}"));
+      assert_eq!(usable(found), class(class_of(size)).size(), "size {size}");
+      free(heap, found);
+      free(heap, kept);
+    }
+  });
+}
+
 #[test]
 fn a_heap_written_in_place_is_the_heap_new_makes() {
   let size = NonZeroUsize::new(size_of::<Heap>()).expect("a heap has a size");
