@@ -219,38 +219,38 @@ fn readme_prints_the_current_class_table() {
   }
 }
 
-#[test]
-fn size_steps_of_each_class_cover_exactly_the_sizes_it_serves() {
+/// Checks that `runs_of` gives the classes, in order, runs of a table of
+/// `slots` slots that together cover it once.
+fn assert_runs_partition(runs_of: fn(usize) -> Range<usize>, slots: usize) {
   let mut covered = 0;
   for index in 0..CLASS_COUNT {
-    let steps = size_steps_of(index);
+    let run = runs_of(index);
     assert_eq!(
-      steps.start, covered,
+      run.start, covered,
       "class {index} starts where the last ended"
     );
+    covered = run.end;
+  }
+  assert_eq!(covered, slots, "every slot belongs to a class");
+}
+
+#[test]
+fn size_steps_of_each_class_cover_exactly_the_sizes_it_serves() {
+  assert_runs_partition(size_steps_of, SIZE_STEPS);
+  for index in 0..CLASS_COUNT {
+    let steps = size_steps_of(index);
     assert!(!steps.is_empty(), "class {index} serves some size");
-    for step in steps.clone() {
+    for step in steps {
       let size = (step << MIN_ALIGN_SHIFT).min(SMALL_MAX);
       assert_eq!(size_step(size), step);
       assert_eq!(class_of(size), index, "size {size}");
     }
-    covered = steps.end;
   }
-  assert_eq!(covered, SIZE_STEPS, "every step belongs to a class");
 }
 
 #[test]
 fn direct_slots_of_each_class_cover_exactly_the_large_sizes_it_serves() {
-  let mut covered = 0;
-  for index in 0..CLASS_COUNT {
-    let slots = direct_slots_of(index);
-    assert_eq!(
-      slots.start, covered,
-      "class {index} starts where the last ended"
-    );
-    covered = slots.end;
-  }
-  assert_eq!(covered, DIRECT_SLOTS, "every slot belongs to a class");
+  assert_runs_partition(direct_slots_of, DIRECT_SLOTS);
   for size in EXACT_MAX + 1..=SMALL_MAX {
     let slots = direct_slots_of(class_of(size));
     assert!(
