@@ -218,11 +218,6 @@ pub(crate) const fn direct_slot(size: usize) -> usize {
   (size + DIRECT_STEP - 1) >> DIRECT_SHIFT
 }
 
-/// The class of direct slot `slot`: that of its largest size.
-const fn class_of_direct_slot(slot: usize) -> usize {
-  make_lookup()[size_step(slot << DIRECT_SHIFT)] as usize
-}
-
 /// The first direct slot of each class, and [`DIRECT_SLOTS`] after the
 /// last: class `index` has slots `FIRST_DIRECT_SLOTS[index]..
 /// FIRST_DIRECT_SLOTS[index + 1]`, none for a class below `EXACT_MAX` that
@@ -230,13 +225,16 @@ const fn class_of_direct_slot(slot: usize) -> usize {
 static FIRST_DIRECT_SLOTS: [u16; CLASS_COUNT + 1] = make_first_direct_slots();
 
 const fn make_first_direct_slots() -> [u16; CLASS_COUNT + 1] {
+  let lookup = make_lookup();
   let mut table = [0u16; CLASS_COUNT + 1];
   let mut class = 0;
   let mut slot = 0;
   while class <= CLASS_COUNT {
-    // Slots go to classes in order: the first slot whose class is at
-    // least `class` starts its run.
-    while slot < DIRECT_SLOTS && class_of_direct_slot(slot) < class {
+    // Slots go to classes in order (a slot's class is that of its largest
+    // size): the first slot whose class is at least `class` starts its run.
+    while slot < DIRECT_SLOTS
+      && (lookup[size_step(slot << DIRECT_SHIFT)] as usize) < class
+    {
       slot += 1;
     }
     table[class] = slot as u16;

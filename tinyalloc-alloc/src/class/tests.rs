@@ -259,10 +259,3 @@ fn direct_slots_of_each_class_cover_exactly_the_large_sizes_it_serves() {
     );
   }
 }
-
-#[test]
-fn every_class_from_exact_max_up_has_a_direct_slot() {
-  for index in class_of(EXACT_MAX + 1)..CLASS_COUNT {
-    assert!(!direct_slots_of(index).is_empty(), "class {index}");
-  }
-}
