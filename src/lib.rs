@@ -105,8 +105,8 @@ fn or_null(result: Result<NonNull<u8>, AllocError>) -> *mut u8 {
 // their fast paths are copied into every caller that LTO reaches (about
 // 1000 allocating and 3800 freeing call sites in the bench binary, 330 KiB
 // of text), and a program's resident text grows with the code it is spread
-// over: start-up peak RSS 3.26 to 3.08 MiB (glibc's binary 3.03), `threads`
-// and `larson` 0.15 to 0.4 MiB less, for one call per allocation (`churn`
+// over: the bench binary's start-up peak fell by about 0.1 MiB, `threads`
+// and `larson` by 0.15 to 0.4 MiB, for one call per allocation (`churn`
 // 7% slower, the other workloads within noise). See docs/ENGINE.md.
 //
 // SAFETY: every block returned is fresh, at least `layout.size()` bytes and
