@@ -22,7 +22,7 @@ use crate::purger;
 use crate::report::print_stats;
 use crate::stats;
 use tinyalloc_sys::{
-  MapError, ThreadExitKey, at_exit, env_flag, register_fork_handlers,
+  MapError, ThreadExitKey, at_exit, env_flag, set_fork_handlers,
 };
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
@@ -39,8 +39,6 @@ static EXIT_KEY: Once<Result<ThreadExitKey, MapError>> = Once::new();
 static STATS_AT_EXIT: Once<()> = Once::new();
 /// Environment variable that asks for the counters on stderr at exit.
 const SHOW_STATS_VARIABLE: &CStr = c"TINYALLOC_SHOW_STATS";
-/// Registers the fork handlers once.
-static FORK_HANDLERS: Once<Result<(), MapError>> = Once::new();
 
 /// The calling thread's heap, or the unowned heap if it has none: for the
 /// fast paths, which fall through to the slow ones on the unowned heap.
@@ -69,13 +67,14 @@ pub(crate) fn heap() -> Result<&'static Heap, AllocError> {
 #[cold]
 #[inline(never)]
 fn heap_slow() -> Result<&'static Heap, AllocError> {
+  // Before any lock is taken: the engine gives the handlers to the C
+  // library before its first lock once the process has a second thread.
+  // Later calls are refused, which changes nothing.
+  let _ = set_fork_handlers(before_fork, after_fork_handler, after_fork_child);
   let heap = Heap::acquire()?;
   // Set before anything below can allocate (a pthread key set can call
   // calloc): a nested allocation then finds this heap.
   slot::set(heap);
-  FORK_HANDLERS.call_once(|| {
-    register_fork_handlers(before_fork, after_fork_handler, after_fork_child)
-  });
   STATS_AT_EXIT.call_once(register_stats_at_exit);
   if let Ok(key) = EXIT_KEY.call_once(|| ThreadExitKey::create(on_thread_exit))
   {

@@ -77,6 +77,18 @@ fn fork_from_a_threaded_program_leaves_the_child_usable() {
 }
 
 #[test]
+fn fork_from_a_thread_without_a_heap_while_another_holds_locks() {
+  let outcome = passes_on_tinyalloc("fork_heapless");
+  assert!(
+    outcome
+      .stdout()
+      .contains("forks from a thread without a heap: 40, failed: 0"),
+    "{}",
+    outcome.describe()
+  );
+}
+
+#[test]
 fn dlopen_with_dynamic_tls_from_threads() {
   let scratch = Scratch::new("dlopen");
   // A path with a slash: dlopen loads it as is, whatever its name.

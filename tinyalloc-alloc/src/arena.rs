@@ -16,7 +16,7 @@ use core::ptr::NonNull;
 
 use spin::{Mutex, MutexGuard};
 use tinyalloc_bitmap::{Bitmap, words_for_bits};
-use tinyalloc_sys::Mapper;
+use tinyalloc_sys::{Mapper, arm_fork_handlers};
 
 use crate::config::{
   ARENA_SIZE, SAME_CLASS_SCAN, SEGMENT_SHIFT, SEGMENTS_PER_ARENA,
@@ -225,8 +225,10 @@ impl Arena {
     unsafe { self.start().byte_add(index << SEGMENT_SHIFT) }
   }
 
-  /// Locks the arena's bookkeeping.
+  /// Locks the arena's bookkeeping (arming the fork handlers first, see
+  /// [`arm_fork_handlers`]).
   fn lock(&self) -> MutexGuard<'_, State> {
+    arm_fork_handlers();
     self.state.lock()
   }
 
@@ -346,6 +348,7 @@ impl Arena {
 
   /// Purges if due, without waiting for a lock another thread holds.
   pub(crate) fn purge_if_due_now(&self, now: u64) {
+    arm_fork_handlers();
     if let Some(mut state) = self.state.try_lock() {
       self.purge_if_due(&mut state, now, false);
     } else {

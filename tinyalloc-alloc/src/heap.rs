@@ -32,9 +32,9 @@ use core::mem::{forget, size_of};
 use core::num::NonZeroUsize;
 use core::ptr::{self, NonNull};
 
-use spin::Mutex;
+use spin::{Mutex, MutexGuard};
 use tinyalloc_list::{HasLink, Link, List};
-use tinyalloc_sys::Mapper;
+use tinyalloc_sys::{Mapper, arm_fork_handlers};
 
 use crate::arena::Placement;
 use crate::class::{
@@ -204,6 +204,14 @@ const NO_ARENA: usize = usize::MAX - (2 * ARENA_SIZE - 1);
 
 /// Heaps whose threads have exited, waiting for adoption.
 static POOL: Mutex<List<Heap>> = Mutex::new(List::new());
+
+/// Locks [`POOL`] (arming the fork handlers first, see
+/// [`arm_fork_handlers`]).
+fn pool() -> MutexGuard<'static, List<Heap>> {
+  arm_fork_handlers();
+  POOL.lock()
+}
+
 /// Heaps in [`POOL`], readable without its lock (a heap lock holder may
 /// not take the pool lock: `fork` takes them in the other order).
 static POOLED: AtomicUsize = AtomicUsize::new(0);
@@ -250,7 +258,7 @@ impl Heap {
   /// A heap for the calling thread: an abandoned one if any, else a new one.
   pub fn acquire() -> Result<NonNull<Heap>, AllocError> {
     init();
-    let mut pool = POOL.lock();
+    let mut pool = pool();
     match pool.pop_front() {
       Some(heap) => {
         POOLED.store(pool.len(), Ordering::Relaxed);
@@ -425,7 +433,7 @@ impl Heap {
     // Registered under the pool lock, which `fork` takes first: a heap is
     // then either in the registry before the fork locks every heap, or
     // registered (and used) only after the fork, never in between.
-    let pool = POOL.lock();
+    let pool = pool();
     register(heap);
     drop(pool);
     GLOBAL.add(Counter::Heaps, 1);
@@ -473,7 +481,7 @@ impl Heap {
       unsafe { this.trim_if_idle() };
     }
     this.unlock();
-    let mut pool = POOL.lock();
+    let mut pool = pool();
     // SAFETY: the heap is not linked anywhere else and outlives the pool.
     let pushed = unsafe { pool.push(heap) };
     debug_assert!(pushed.is_ok(), "an owned heap is in no pool");
@@ -504,8 +512,15 @@ impl Heap {
     }
   }
 
-  /// Takes the heap's lock, waiting for its holder.
+  /// Takes the heap's lock, waiting for its holder (arming the fork
+  /// handlers first, see [`arm_fork_handlers`]).
   fn lock(&self) {
+    arm_fork_handlers();
+    self.spin_lock();
+  }
+
+  /// Takes the heap's lock, waiting for its holder.
+  fn spin_lock(&self) {
     while !self.try_lock() {
       spin_loop();
     }
@@ -1715,7 +1730,7 @@ unsafe fn give_back_cold_pages(start: NonNull<u8>) {
 
 /// Trims every heap waiting empty in the pool (for `collect`).
 pub(crate) fn trim_pool() {
-  let pool = POOL.lock();
+  let pool = pool();
   for pointer in pool.iter() {
     // SAFETY: heaps live for the rest of the process.
     let heap = unsafe { pointer.as_ref() };
@@ -1889,7 +1904,7 @@ pub(crate) fn report_all(builder: &mut StatsBuilder) {
 /// Order: pool, then heaps (then the manager takes its own locks).
 pub(crate) fn lock_for_fork() {
   forget(POOL.lock());
-  heaps().for_each(Heap::lock);
+  heaps().for_each(Heap::spin_lock);
 }
 
 /// Releases the pool lock after `fork`.

@@ -20,7 +20,7 @@ use core::ptr::{self, NonNull};
 
 use spin::{Mutex, Once};
 use tinyalloc_sys::{
-  Mapper, PosixMapper, env_var, monotonic_nanos, random_u64,
+  Mapper, PosixMapper, arm_fork_handlers, env_var, monotonic_nanos, random_u64,
 };
 
 use crate::arena::{Arena, Placement, Span};
@@ -199,6 +199,7 @@ fn claim_span_slow(
   placement: Placement,
   now: u64,
 ) -> Result<Span, AllocError> {
+  arm_fork_handlers();
   let _grow = GROW.lock();
   // Another thread may have added an arena while we waited.
   if let Some(span) =

@@ -12,8 +12,8 @@ mod region;
 pub use error::MapError;
 pub use mapper::{Mapper, PosixMapper, Protection};
 pub use os::{
-  Background, ThreadExitKey, at_exit, env_flag, env_var, fatal,
-  monotonic_nanos, random_u64, register_fork_handlers, sleep_nanos,
+  Background, ThreadExitKey, arm_fork_handlers, at_exit, env_flag, env_var,
+  fatal, monotonic_nanos, random_u64, set_fork_handlers, sleep_nanos,
   spawn_detached, write_stderr,
 };
 pub use region::Region;

@@ -25,7 +25,7 @@ use libc::{
 
 pub use background::{Background, sleep_nanos, spawn_detached};
 pub use exit::at_exit;
-pub use fork::register_fork_handlers;
+pub use fork::{arm_fork_handlers, set_fork_handlers};
 pub use stderr::{fatal, write_stderr};
 pub use thread_exit::ThreadExitKey;
 

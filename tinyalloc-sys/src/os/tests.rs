@@ -11,8 +11,8 @@ use std::{collections::BTreeSet, env, thread};
 use libc::{EEXIST, SIGABRT, c_int, exit as exit_process};
 
 use super::{
-  ThreadExitKey, at_exit, env_flag, env_var, fallback_random, fatal,
-  monotonic_nanos, random_u64, register_fork_handlers,
+  ThreadExitKey, arm_fork_handlers, at_exit, env_flag, env_var,
+  fallback_random, fatal, monotonic_nanos, random_u64, set_fork_handlers,
   stderr::{format_fatal_line, format_hex},
   write_stderr,
 };
@@ -202,15 +202,20 @@ fn count_child() {
 #[test]
 fn fork_handlers_run_in_the_parent_and_in_the_child() {
   let forks = lock_forks();
-  register_fork_handlers(count_prepare, count_parent, count_child)
-    .expect("registers");
+  set_fork_handlers(count_prepare, count_parent, count_child).expect("records");
   assert_eq!(
-    register_fork_handlers(count_prepare, count_parent, count_child),
+    set_fork_handlers(count_prepare, count_parent, count_child),
     Err(MapError::Os {
-      call: "register_fork_handlers",
+      call: "set_fork_handlers",
       errno: EEXIST
     }),
   );
+  // The handlers reach the C library once the process has a second
+  // thread; the test harness may run this test on its main thread.
+  thread::spawn(|| ())
+    .join()
+    .expect("a thread that does nothing");
+  arm_fork_handlers();
   let prepared = PREPARED.load(Ordering::SeqCst);
   let in_parent = IN_PARENT.load(Ordering::SeqCst);
   let exit = run_in_child_locked(&forks, || {
