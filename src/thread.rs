@@ -67,10 +67,9 @@ pub(crate) fn heap() -> Result<&'static Heap, AllocError> {
 #[cold]
 #[inline(never)]
 fn heap_slow() -> Result<&'static Heap, AllocError> {
-  // Before any lock is taken: the engine gives the handlers to the C
-  // library before its first lock once the process has a second thread.
-  // Later calls are refused, which changes nothing.
-  let _ = set_fork_handlers(before_fork, after_fork_handler, after_fork_child);
+  // Before any lock is taken (allocations can come before the load-time
+  // record below).
+  record_fork_handlers();
   let heap = Heap::acquire()?;
   // Set before anything below can allocate (a pthread key set can call
   // calloc): a nested allocation then finds this heap.
@@ -85,6 +84,21 @@ fn heap_slow() -> Result<&'static Heap, AllocError> {
   // SAFETY: heaps live for the rest of the process.
   Ok(unsafe { heap.as_ref() })
 }
+
+/// Records the fork handlers; the engine gives them to the C library
+/// before its first lock once the process has a second thread. Later
+/// calls are refused, which changes nothing.
+extern "C" fn record_fork_handlers() {
+  let _ = set_fork_handlers(before_fork, after_fork_handler, after_fork_child);
+}
+
+/// Records the fork handlers among the program's (or the preloaded
+/// library's) constructors, before any thread of the program's: the
+/// handlers are then known to every lock, even one taken before the first
+/// heap.
+#[used]
+#[unsafe(link_section = ".init_array")]
+static RECORD_AT_LOAD: extern "C" fn() = record_fork_handlers;
 
 /// Releases the allocator's locks after `fork`, in parent and child.
 fn after_fork_handler() {

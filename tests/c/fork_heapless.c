@@ -1,11 +1,13 @@
 /* fork() from a thread that never allocated, while the main thread, whose
    heap dates from before the process had a second thread, keeps taking the
    allocator's locks (every large block goes through its arena's lock).
-   The fork handlers reach the C library only once the process has a second
-   thread, at the next lock any thread takes; if they did not, a fork would
-   copy a lock the main thread held and the child, which allocates large
-   blocks from the same arena, would wait for it forever (the alarm then
-   kills it). */
+   The fork handlers reach the C library only once the process has a
+   second thread, at the next allocator lock any thread takes (here that
+   is the allocation `pthread_create` makes in the main thread, see
+   fork_arming.c for a fork during the arming itself); if they did not, a
+   fork would copy a lock the main thread held and the child, which
+   allocates large blocks from the same arena, would wait for it forever
+   (the alarm then kills it). */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>

@@ -89,6 +89,18 @@ fn fork_from_a_thread_without_a_heap_while_another_holds_locks() {
 }
 
 #[test]
+fn fork_while_another_thread_arms_the_fork_handlers() {
+  let outcome = passes_on_tinyalloc("fork_arming");
+  assert!(
+    outcome
+      .stdout()
+      .contains("forks during arming: 16, failed: 0"),
+    "{}",
+    outcome.describe()
+  );
+}
+
+#[test]
 fn dlopen_with_dynamic_tls_from_threads() {
   let scratch = Scratch::new("dlopen");
   // A path with a slash: dlopen loads it as is, whatever its name.

@@ -11,52 +11,81 @@
 //! program, measured at the bench's start-up.
 //!
 //! Why waiting is safe: glibc's `fork` holds its handler-list lock from
-//! the end of the prepare handlers to the end of the parent's handlers, and
-//! `pthread_atfork` takes it. A thread arming during a fork therefore
-//! waits for that fork to finish, and only then goes on to take our
-//! locks, so no fork copies a lock held by a thread whose arming it did
-//! not see. A thread that finds another arming waits for it for the same
-//! reason (unless it is that thread, allocating inside `pthread_atfork`).
-//! The one gap: a fork whose prepare phase is running *another* library's
-//! handler (glibc drops the lock around each one) while our first arming
-//! completes does not run ours.
+//! the end of the prepare handlers to the start of the parent's (or the
+//! child's) handlers, and `pthread_atfork` takes it. A thread arming
+//! during a fork therefore waits for that fork, and only then goes on to
+//! take our locks, so no fork copies a lock held by a thread whose arming
+//! it did not see. A thread that finds another arming waits for it for
+//! the same reason (unless it is that thread, allocating inside
+//! `pthread_atfork`). A child forked while a thread of its parent was
+//! arming finds the state [`ARMING`] stamped with its parent's process
+//! id: that thread does not exist in the child, so the child takes the
+//! state back to [`RECORDED`] and arms for itself. The one gap: a fork
+//! whose prepare phase is running *another* library's handler (glibc
+//! drops the lock around each one) while our first arming completes does
+//! not run ours.
+//!
+//! glibc before 2.36 holds that lock through every handler as well, so an
+//! arming inside another library's handler (one that allocates) would
+//! wait for itself: there the handlers are armed at the first lock, as
+//! if the process had threads from the start.
 //!
 //! Invariants: each handler slot is null or holds a `fn()`; the slots are
-//! filled before the state leaves [`EMPTY`]; only the thread that moved
-//! the state to [`ARMING`] calls `pthread_atfork`.
+//! filled before the phase leaves [`SETTING`]; only the thread that moved
+//! the phase to [`ARMING`] calls `pthread_atfork`.
 
 #[cfg(test)]
 mod tests;
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-use core::ffi::c_char;
+use core::{
+  ffi::{CStr, c_char},
+  sync::atomic::AtomicU8,
+};
 use core::{
   hint::spin_loop,
   mem, ptr,
-  sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering},
+  sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering},
 };
 
-use libc::{EEXIST, pthread_atfork, pthread_self};
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+use libc::gnu_get_libc_version;
+use libc::{EEXIST, getpid, pthread_atfork, pthread_self};
 
 use crate::MapError;
 
 /// No handlers recorded.
-const EMPTY: u8 = 0;
+const EMPTY: u64 = 0;
+/// One thread is recording the handlers.
+const SETTING: u64 = 1;
 /// Handlers recorded, not given to the C library yet.
-const RECORDED: u8 = 1;
-/// One thread is giving the handlers to the C library.
-const ARMING: u8 = 2;
+const RECORDED: u64 = 2;
+/// One thread is giving the handlers to the C library; the state's high
+/// half holds its process id.
+const ARMING: u64 = 3;
 /// The C library runs the handlers at every `fork`.
-const ARMED: u8 = 3;
+const ARMED: u64 = 4;
+/// The low half of the state: the phase.
+const PHASE_MASK: u64 = u32::MAX as u64;
+/// Where the arming process's id sits in the state.
+const PID_SHIFT: u32 = u32::BITS;
 /// The arming thread's identity while no thread arms
 /// (`pthread_self` is never zero).
 const NO_THREAD: usize = 0;
+/// The first glibc whose `fork` drops its handler-list lock around each
+/// handler (2.36, the fix of its bug 24595), as (major, minor).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const FIRST_GLIBC_UNLOCKED_HANDLERS: (u32, u32) = (2, 36);
+/// Version numbers are written in decimal.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const DECIMAL_BASE: u32 = 10;
 
 /// The process's fork handlers and how far their registration went.
 struct ForkHandlers {
-  /// [`EMPTY`], [`RECORDED`], [`ARMING`] or [`ARMED`].
-  state: AtomicU8,
-  /// The thread that moved the state to [`ARMING`], or [`NO_THREAD`].
+  /// The phase ([`EMPTY`] to [`ARMED`]), and in [`ARMING`] the arming
+  /// process's id in the high half.
+  state: AtomicU64,
+  /// The thread that moved the phase to [`ARMING`], or [`NO_THREAD`].
   armer: AtomicUsize,
   /// Runs in the forking thread before `fork`.
   prepare: AtomicPtr<()>,
@@ -69,10 +98,25 @@ struct ForkHandlers {
 /// The handlers the trampolines call.
 static HANDLERS: ForkHandlers = ForkHandlers::new();
 
+/// The state of a process `pid` arming.
+const fn arming_in(pid: u32) -> u64 {
+  ARMING | ((pid as u64) << PID_SHIFT)
+}
+
+/// The phase of a state.
+const fn phase_of(state: u64) -> u64 {
+  state & PHASE_MASK
+}
+
+/// The arming process of a state in [`ARMING`].
+const fn pid_of(state: u64) -> u32 {
+  (state >> PID_SHIFT) as u32
+}
+
 impl ForkHandlers {
   const fn new() -> Self {
     Self {
-      state: AtomicU8::new(EMPTY),
+      state: AtomicU64::new(EMPTY),
       armer: AtomicUsize::new(NO_THREAD),
       prepare: AtomicPtr::new(ptr::null_mut()),
       parent: AtomicPtr::new(ptr::null_mut()),
@@ -87,68 +131,73 @@ impl ForkHandlers {
     parent: fn(),
     child: fn(),
   ) -> Result<(), MapError> {
-    // The slots are written before the state says they are there; a
-    // second caller is refused before it writes anything.
-    if self.prepare.load(Ordering::Acquire).is_null()
-      && self
-        .prepare
-        .compare_exchange(
-          ptr::null_mut(),
-          prepare as *mut (),
-          Ordering::AcqRel,
-          Ordering::Acquire,
-        )
-        .is_ok()
+    if self
+      .state
+      .compare_exchange(EMPTY, SETTING, Ordering::Acquire, Ordering::Relaxed)
+      .is_err()
     {
-      self.parent.store(parent as *mut (), Ordering::Release);
-      self.child.store(child as *mut (), Ordering::Release);
-      self.state.store(RECORDED, Ordering::Release);
-      return Ok(());
+      return Err(MapError::Os {
+        call: "set_fork_handlers",
+        errno: EEXIST,
+      });
     }
-    Err(MapError::Os {
-      call: "set_fork_handlers",
-      errno: EEXIST,
-    })
+    self.prepare.store(prepare as *mut (), Ordering::Release);
+    self.parent.store(parent as *mut (), Ordering::Release);
+    self.child.store(child as *mut (), Ordering::Release);
+    self.state.store(RECORDED, Ordering::Release);
+    Ok(())
   }
 
   /// Whether [`ForkHandlers::arm`] may have something to do.
   #[inline]
   fn needs_arming(&self) -> bool {
-    matches!(self.state.load(Ordering::Acquire), RECORDED | ARMING)
+    matches!(
+      phase_of(self.state.load(Ordering::Acquire)),
+      SETTING | RECORDED | ARMING
+    )
   }
 
   /// Registers the recorded handlers through `register` if the process
-  /// has more than one thread and nobody did yet; waits for a thread
-  /// that is doing it, unless that is `me`. A failed registration is
-  /// tried again at the next call.
+  /// has more than one thread and nobody did yet; waits for a thread of
+  /// this process that is doing it, unless that is `me`. A failed
+  /// registration is tried again at the next call. `pid` is this process's
+  /// id.
   fn arm(
     &self,
     me: usize,
+    pid: u32,
     single_threaded: impl Fn() -> bool,
     register: impl FnOnce() -> Result<(), MapError>,
   ) -> Result<(), MapError> {
     loop {
-      match self.state.load(Ordering::Acquire) {
+      let state = self.state.load(Ordering::Acquire);
+      match phase_of(state) {
         RECORDED if single_threaded() => return Ok(()),
         RECORDED => {
-          if self
-            .state
-            .compare_exchange(
-              RECORDED,
-              ARMING,
-              Ordering::Acquire,
-              Ordering::Relaxed,
-            )
-            .is_ok()
-          {
+          if self.try_move(state, arming_in(pid)) {
             return self.register_as(me, register);
           }
         }
+        ARMING if pid_of(state) != pid => {
+          // Forked while a thread of the parent was arming: that thread
+          // is not here, and the parent's registration, if it completes,
+          // is not in this process's copy of the list.
+          self.try_move(state, RECORDED);
+        }
         ARMING if self.armer.load(Ordering::Relaxed) == me => return Ok(()),
-        ARMING => spin_loop(),
+        SETTING | ARMING => spin_loop(),
         _ => return Ok(()),
       }
     }
+  }
+
+  /// Moves the state from `from` to `to`; false if another thread moved
+  /// it first.
+  fn try_move(&self, from: u64, to: u64) -> bool {
+    self
+      .state
+      .compare_exchange(from, to, Ordering::Acquire, Ordering::Relaxed)
+      .is_ok()
   }
 
   /// Runs `register` as the arming thread `me` and records the outcome.
@@ -208,7 +257,12 @@ pub fn arm_fork_handlers() {
 #[inline(never)]
 fn arm_slow() {
   // Nothing to do on failure: the next call tries again.
-  let _ = HANDLERS.arm(current_thread(), single_threaded, register_with_libc);
+  let _ = HANDLERS.arm(
+    current_thread(),
+    current_process(),
+    single_threaded,
+    register_with_libc,
+  );
 }
 
 /// The calling thread's identity.
@@ -216,6 +270,13 @@ fn current_thread() -> usize {
   // SAFETY: pthread_self has no preconditions.
   let id = unsafe { pthread_self() };
   id as usize
+}
+
+/// The calling process's id.
+fn current_process() -> u32 {
+  // SAFETY: getpid has no preconditions.
+  let pid = unsafe { getpid() };
+  pid.cast_unsigned()
 }
 
 /// Gives the trampolines to the C library.
@@ -247,7 +308,9 @@ unsafe extern "C" {
   static __libc_single_threaded: c_char;
 }
 
-/// Whether the process has only ever had one thread.
+/// Whether arming may wait for a second thread: the process has only
+/// ever had one, and its glibc runs fork handlers without holding the
+/// lock `pthread_atfork` takes.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn single_threaded() -> bool {
   let place = (&raw const __libc_single_threaded).cast_mut().cast::<u8>();
@@ -255,11 +318,46 @@ fn single_threaded() -> bool {
   // it is read as an atomic because `pthread_create` writes it (in the
   // creating thread, which this thread then either is or was started by).
   let flag = unsafe { AtomicU8::from_ptr(place) };
-  flag.load(Ordering::Relaxed) != 0
+  flag.load(Ordering::Relaxed) != 0 && glibc_unlocks_handlers()
+}
+
+/// Whether the running glibc is 2.36 or later.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn glibc_unlocks_handlers() -> bool {
+  // SAFETY: gnu_get_libc_version has no preconditions.
+  let text = unsafe { gnu_get_libc_version() };
+  // SAFETY: it returns a static NUL-terminated string.
+  let version = unsafe { CStr::from_ptr(text) };
+  parse_version(version.to_bytes())
+    .is_some_and(|version| version >= FIRST_GLIBC_UNLOCKED_HANDLERS)
+}
+
+/// `major.minor` from the start of a version string such as `2.36`.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn parse_version(text: &[u8]) -> Option<(u32, u32)> {
+  let (major, rest) = parse_number(text)?;
+  let (minor, _) = parse_number(rest.strip_prefix(b".")?)?;
+  Some((major, minor))
+}
+
+/// The decimal number at the start of `text`, and what follows it.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn parse_number(text: &[u8]) -> Option<(u32, &[u8])> {
+  let digits = text.iter().take_while(|byte| byte.is_ascii_digit()).count();
+  if digits == 0 {
+    return None;
+  }
+  let (number, rest) = text.split_at(digits);
+  let value = number.iter().try_fold(0_u32, |value, digit| {
+    value
+      .checked_mul(DECIMAL_BASE)?
+      .checked_add(u32::from(digit - b'0'))
+  })?;
+  Some((value, rest))
 }
 
 /// Without glibc's flag, the process is taken to have threads: the
-/// handlers are registered at once.
+/// handlers are registered at the first lock.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn single_threaded() -> bool {
   false

@@ -1,20 +1,33 @@
 //! The arming state machine, on instances of its own with a stand-in for
 //! `pthread_atfork`; the real registration is tested in `os::tests`.
 
-use core::{cell::Cell, time::Duration};
+use core::{
+  cell::Cell,
+  sync::atomic::{AtomicBool, Ordering},
+  time::Duration,
+};
 use std::{sync::Barrier, thread};
 
 use libc::ENOMEM;
 
-use super::{ForkHandlers, NO_THREAD, current_thread, single_threaded};
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+use super::{FIRST_GLIBC_UNLOCKED_HANDLERS, parse_version};
+use super::{
+  ForkHandlers, NO_THREAD, RECORDED, SETTING, arming_in, current_process,
+  current_thread, single_threaded,
+};
 use crate::MapError;
 
 /// A thread identity for the tests (any value but [`NO_THREAD`]).
 const ME: usize = NO_THREAD + 1;
 /// Another thread's identity.
 const OTHER: usize = ME + 1;
+/// A process id for the tests.
+const PARENT: u32 = 100;
+/// A child of [`PARENT`].
+const CHILD: u32 = PARENT + 1;
 /// How long a stand-in registration lasts, so that another thread finds
-/// the state `ARMING`.
+/// the state `ARMING` and waits.
 const ARMING_PAUSE: Duration = Duration::from_millis(20);
 
 /// A handler that is never run here.
@@ -43,7 +56,8 @@ fn nothing_is_registered_before_the_handlers_are_set() {
   let handlers = ForkHandlers::new();
   let calls = Cell::new(0);
   assert!(!handlers.needs_arming());
-  assert_eq!(handlers.arm(ME, || false, counting(&calls, Ok(()))), Ok(()));
+  let armed = handlers.arm(ME, PARENT, || false, counting(&calls, Ok(())));
+  assert_eq!(armed, Ok(()));
   assert_eq!(calls.get(), 0);
   assert!(!handlers.is_armed());
 }
@@ -53,17 +67,17 @@ fn a_single_threaded_process_waits_and_a_threaded_one_registers_once() {
   let handlers = recorded();
   let calls = Cell::new(0);
   assert!(handlers.needs_arming());
-  assert_eq!(handlers.arm(ME, || true, counting(&calls, Ok(()))), Ok(()));
+  let waited = handlers.arm(ME, PARENT, || true, counting(&calls, Ok(())));
+  assert_eq!(waited, Ok(()));
   assert_eq!(calls.get(), 0, "one thread: nothing to guard yet");
   assert!(handlers.needs_arming(), "still to do");
-  assert_eq!(handlers.arm(ME, || false, counting(&calls, Ok(()))), Ok(()));
+  let armed = handlers.arm(ME, PARENT, || false, counting(&calls, Ok(())));
+  assert_eq!(armed, Ok(()));
   assert_eq!(calls.get(), 1);
   assert!(handlers.is_armed());
   assert!(!handlers.needs_arming());
-  assert_eq!(
-    handlers.arm(OTHER, || false, counting(&calls, Ok(()))),
-    Ok(())
-  );
+  let again = handlers.arm(OTHER, PARENT, || false, counting(&calls, Ok(())));
+  assert_eq!(again, Ok(()));
   assert_eq!(calls.get(), 1, "registered once per process");
 }
 
@@ -76,12 +90,13 @@ fn a_refused_registration_is_tried_again() {
     errno: ENOMEM,
   };
   assert_eq!(
-    handlers.arm(ME, || false, counting(&calls, Err(refused))),
+    handlers.arm(ME, PARENT, || false, counting(&calls, Err(refused))),
     Err(refused)
   );
   assert!(!handlers.is_armed());
   assert!(handlers.needs_arming());
-  assert_eq!(handlers.arm(ME, || false, counting(&calls, Ok(()))), Ok(()));
+  let armed = handlers.arm(ME, PARENT, || false, counting(&calls, Ok(())));
+  assert_eq!(armed, Ok(()));
   assert_eq!(calls.get(), 2);
   assert!(handlers.is_armed());
 }
@@ -92,10 +107,12 @@ fn the_arming_thread_does_not_wait_for_itself() {
   let nested = Cell::new(None);
   let armed = handlers.arm(
     ME,
+    PARENT,
     || false,
     || {
       // What an allocation inside `pthread_atfork` would do.
-      nested.set(Some(handlers.arm(ME, || false, || unreachable!())));
+      let inner = handlers.arm(ME, PARENT, || false, || unreachable!());
+      nested.set(Some(inner));
       Ok(())
     },
   );
@@ -108,23 +125,74 @@ fn the_arming_thread_does_not_wait_for_itself() {
 fn other_threads_wait_until_the_handlers_are_registered() {
   let handlers = recorded();
   let inside = Barrier::new(2);
+  let other_returned = AtomicBool::new(false);
   thread::scope(|scope| {
-    scope.spawn(|| {
+    let arming = scope.spawn(|| {
       handlers.arm(
         ME,
+        PARENT,
         || false,
         || {
           inside.wait();
           thread::sleep(ARMING_PAUSE);
+          // The other thread has had the pause to get through `arm`: it
+          // must still be in it.
+          assert!(!other_returned.load(Ordering::SeqCst), "did not wait");
           Ok(())
         },
       )
     });
     inside.wait();
-    let second = handlers.arm(OTHER, || false, || unreachable!());
+    let second = handlers.arm(OTHER, PARENT, || false, || unreachable!());
+    other_returned.store(true, Ordering::SeqCst);
     assert_eq!(second, Ok(()));
     assert!(handlers.is_armed(), "returned only once registered");
+    assert_eq!(arming.join().expect("the arming thread"), Ok(()));
   });
+}
+
+#[test]
+fn a_child_forked_while_its_parent_armed_arms_for_itself() {
+  let handlers = recorded();
+  // What a fork copies while a thread of the parent is in
+  // `pthread_atfork`: that thread does not exist in the child.
+  handlers.state.store(arming_in(PARENT), Ordering::SeqCst);
+  handlers.armer.store(OTHER, Ordering::SeqCst);
+  let calls = Cell::new(0);
+  let armed = handlers.arm(ME, CHILD, || false, counting(&calls, Ok(())));
+  assert_eq!(armed, Ok(()));
+  assert_eq!(calls.get(), 1, "the child registers its own handlers");
+  assert!(handlers.is_armed());
+}
+
+#[test]
+fn a_child_forked_while_its_parent_armed_waits_if_single_threaded() {
+  let handlers = recorded();
+  handlers.state.store(arming_in(PARENT), Ordering::SeqCst);
+  let calls = Cell::new(0);
+  let waited = handlers.arm(ME, CHILD, || true, counting(&calls, Ok(())));
+  assert_eq!(waited, Ok(()));
+  assert_eq!(calls.get(), 0);
+  assert!(handlers.needs_arming(), "recorded, for when it has threads");
+}
+
+#[test]
+fn arming_waits_for_the_handlers_being_recorded() {
+  let handlers = ForkHandlers::new();
+  handlers.state.store(SETTING, Ordering::SeqCst);
+  assert!(handlers.needs_arming());
+  thread::scope(|scope| {
+    let arming = scope.spawn(|| {
+      let calls = Cell::new(0);
+      let armed = handlers.arm(ME, PARENT, || false, counting(&calls, Ok(())));
+      (armed, calls.get())
+    });
+    thread::sleep(ARMING_PAUSE);
+    assert!(!arming.is_finished(), "waits while the slots are written");
+    handlers.state.store(RECORDED, Ordering::SeqCst);
+    assert_eq!(arming.join().expect("the arming thread"), (Ok(()), 1));
+  });
+  assert!(handlers.is_armed());
 }
 
 #[test]
@@ -146,4 +214,19 @@ fn a_process_that_started_a_thread_is_not_single_threaded() {
     .expect("a thread that does nothing");
   assert!(!single_threaded());
   assert_ne!(current_thread(), NO_THREAD);
+  assert_ne!(current_process(), 0);
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn glibc_versions_are_read_as_major_and_minor() {
+  assert_eq!(parse_version(b"2.36"), Some((2, 36)));
+  assert_eq!(parse_version(b"2.9"), Some((2, 9)));
+  assert_eq!(parse_version(b"3.0.1"), Some((3, 0)));
+  assert_eq!(parse_version(b"2.35-ubuntu"), Some((2, 35)));
+  assert_eq!(parse_version(b"2"), None);
+  assert_eq!(parse_version(b"x.36"), None);
+  assert_eq!(parse_version(b"99999999999.1"), None, "overflow");
+  assert!(parse_version(b"2.35") < Some(FIRST_GLIBC_UNLOCKED_HANDLERS));
+  assert!(parse_version(b"2.36") >= Some(FIRST_GLIBC_UNLOCKED_HANDLERS));
 }
