@@ -25,6 +25,14 @@ fn passes_on_tinyalloc(name: &str) -> Outcome {
   outcome
 }
 
+/// Runs `tests/c/<name>.c` on TinyAlloc; it must pass all its checks and
+/// print `line`.
+fn passes_and_prints(name: &str, line: &str) -> Outcome {
+  let outcome = passes_on_tinyalloc(name);
+  assert!(outcome.stdout().contains(line), "{}", outcome.describe());
+  outcome
+}
+
 /// Compiles `tests/c/<name>.c` once and compares its runs on both
 /// allocators.
 fn same_as_system(name: &str) -> Outcome {
@@ -35,12 +43,7 @@ fn same_as_system(name: &str) -> Outcome {
 
 #[test]
 fn every_function_keeps_its_contract() {
-  let outcome = passes_on_tinyalloc("contract");
-  assert!(
-    outcome.stdout().contains("contract: all checks passed"),
-    "{}",
-    outcome.describe()
-  );
+  let outcome = passes_and_prints("contract", "contract: all checks passed");
   assert!(
     outcome.stderr().contains("tinyalloc: live bytes = ")
       && outcome.stderr().contains("tinyalloc: heaps = "),
@@ -68,36 +71,20 @@ fn blocks_cross_threads_and_outlive_their_threads() {
 
 #[test]
 fn fork_from_a_threaded_program_leaves_the_child_usable() {
-  let outcome = passes_on_tinyalloc("fork");
-  assert!(
-    outcome.stdout().contains("forks: 30"),
-    "{}",
-    outcome.describe()
-  );
+  passes_and_prints("fork", "forks: 30");
 }
 
 #[test]
 fn fork_from_a_thread_without_a_heap_while_another_holds_locks() {
-  let outcome = passes_on_tinyalloc("fork_heapless");
-  assert!(
-    outcome
-      .stdout()
-      .contains("forks from a thread without a heap: 40, failed: 0"),
-    "{}",
-    outcome.describe()
+  passes_and_prints(
+    "fork_heapless",
+    "forks from a thread without a heap: 40, failed: 0",
   );
 }
 
 #[test]
 fn fork_while_another_thread_arms_the_fork_handlers() {
-  let outcome = passes_on_tinyalloc("fork_arming");
-  assert!(
-    outcome
-      .stdout()
-      .contains("forks during arming: 16, failed: 0"),
-    "{}",
-    outcome.describe()
-  );
+  passes_and_prints("fork_arming", "forks during arming: 16, failed: 0");
 }
 
 #[test]

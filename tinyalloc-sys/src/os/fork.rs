@@ -159,13 +159,15 @@ impl ForkHandlers {
 
   /// Registers the recorded handlers through `register` if the process
   /// has more than one thread and nobody did yet; waits for a thread of
-  /// this process that is doing it, unless that is `me`. A failed
-  /// registration is tried again at the next call. `pid` is this process's
-  /// id.
+  /// this process that is doing it, unless that is the caller. A failed
+  /// registration is tried again at the next call. `me` and `pid` give the
+  /// calling thread and process, asked only when needed (`getpid` is a
+  /// system call, and a single-threaded process comes here at every
+  /// lock).
   fn arm(
     &self,
-    me: usize,
-    pid: u32,
+    me: impl Fn() -> usize,
+    pid: impl Fn() -> u32,
     single_threaded: impl Fn() -> bool,
     register: impl FnOnce() -> Result<(), MapError>,
   ) -> Result<(), MapError> {
@@ -174,17 +176,17 @@ impl ForkHandlers {
       match phase_of(state) {
         RECORDED if single_threaded() => return Ok(()),
         RECORDED => {
-          if self.try_move(state, arming_in(pid)) {
-            return self.register_as(me, register);
+          if self.try_move(state, arming_in(pid())) {
+            return self.register_as(me(), register);
           }
         }
-        ARMING if pid_of(state) != pid => {
+        ARMING if pid_of(state) != pid() => {
           // Forked while a thread of the parent was arming: that thread
           // is not here, and the parent's registration, if it completes,
           // is not in this process's copy of the list.
           self.try_move(state, RECORDED);
         }
-        ARMING if self.armer.load(Ordering::Relaxed) == me => return Ok(()),
+        ARMING if self.armer.load(Ordering::Relaxed) == me() => return Ok(()),
         SETTING | ARMING => spin_loop(),
         _ => return Ok(()),
       }
@@ -258,8 +260,8 @@ pub fn arm_fork_handlers() {
 fn arm_slow() {
   // Nothing to do on failure: the next call tries again.
   let _ = HANDLERS.arm(
-    current_thread(),
-    current_process(),
+    current_thread,
+    current_process,
     single_threaded,
     register_with_libc,
   );
@@ -321,9 +323,28 @@ fn single_threaded() -> bool {
   flag.load(Ordering::Relaxed) != 0 && glibc_unlocks_handlers()
 }
 
-/// Whether the running glibc is 2.36 or later.
+/// Whether the running glibc is 2.36 or later, read once.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn glibc_unlocks_handlers() -> bool {
+  /// [`VERSION_UNREAD`], or whether the answer is yes.
+  static ANSWER: AtomicU8 = AtomicU8::new(VERSION_UNREAD);
+  match ANSWER.load(Ordering::Relaxed) {
+    VERSION_UNREAD => {
+      let answer = read_glibc_unlocks_handlers();
+      ANSWER.store(u8::from(answer), Ordering::Relaxed);
+      answer
+    }
+    answer => answer != 0,
+  }
+}
+
+/// [`glibc_unlocks_handlers`] before it is cached: not yet asked.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const VERSION_UNREAD: u8 = u8::MAX;
+
+/// Reads whether the running glibc is 2.36 or later.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn read_glibc_unlocks_handlers() -> bool {
   // SAFETY: gnu_get_libc_version has no preconditions.
   let text = unsafe { gnu_get_libc_version() };
   // SAFETY: it returns a static NUL-terminated string.

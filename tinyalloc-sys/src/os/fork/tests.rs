@@ -56,7 +56,8 @@ fn nothing_is_registered_before_the_handlers_are_set() {
   let handlers = ForkHandlers::new();
   let calls = Cell::new(0);
   assert!(!handlers.needs_arming());
-  let armed = handlers.arm(ME, PARENT, || false, counting(&calls, Ok(())));
+  let armed =
+    handlers.arm(|| ME, || PARENT, || false, counting(&calls, Ok(())));
   assert_eq!(armed, Ok(()));
   assert_eq!(calls.get(), 0);
   assert!(!handlers.is_armed());
@@ -67,16 +68,19 @@ fn a_single_threaded_process_waits_and_a_threaded_one_registers_once() {
   let handlers = recorded();
   let calls = Cell::new(0);
   assert!(handlers.needs_arming());
-  let waited = handlers.arm(ME, PARENT, || true, counting(&calls, Ok(())));
+  let waited =
+    handlers.arm(|| ME, || PARENT, || true, counting(&calls, Ok(())));
   assert_eq!(waited, Ok(()));
   assert_eq!(calls.get(), 0, "one thread: nothing to guard yet");
   assert!(handlers.needs_arming(), "still to do");
-  let armed = handlers.arm(ME, PARENT, || false, counting(&calls, Ok(())));
+  let armed =
+    handlers.arm(|| ME, || PARENT, || false, counting(&calls, Ok(())));
   assert_eq!(armed, Ok(()));
   assert_eq!(calls.get(), 1);
   assert!(handlers.is_armed());
   assert!(!handlers.needs_arming());
-  let again = handlers.arm(OTHER, PARENT, || false, counting(&calls, Ok(())));
+  let again =
+    handlers.arm(|| OTHER, || PARENT, || false, counting(&calls, Ok(())));
   assert_eq!(again, Ok(()));
   assert_eq!(calls.get(), 1, "registered once per process");
 }
@@ -90,12 +94,13 @@ fn a_refused_registration_is_tried_again() {
     errno: ENOMEM,
   };
   assert_eq!(
-    handlers.arm(ME, PARENT, || false, counting(&calls, Err(refused))),
+    handlers.arm(|| ME, || PARENT, || false, counting(&calls, Err(refused))),
     Err(refused)
   );
   assert!(!handlers.is_armed());
   assert!(handlers.needs_arming());
-  let armed = handlers.arm(ME, PARENT, || false, counting(&calls, Ok(())));
+  let armed =
+    handlers.arm(|| ME, || PARENT, || false, counting(&calls, Ok(())));
   assert_eq!(armed, Ok(()));
   assert_eq!(calls.get(), 2);
   assert!(handlers.is_armed());
@@ -106,12 +111,12 @@ fn the_arming_thread_does_not_wait_for_itself() {
   let handlers = recorded();
   let nested = Cell::new(None);
   let armed = handlers.arm(
-    ME,
-    PARENT,
+    || ME,
+    || PARENT,
     || false,
     || {
       // What an allocation inside `pthread_atfork` would do.
-      let inner = handlers.arm(ME, PARENT, || false, || unreachable!());
+      let inner = handlers.arm(|| ME, || PARENT, || false, || unreachable!());
       nested.set(Some(inner));
       Ok(())
     },
@@ -129,8 +134,8 @@ fn other_threads_wait_until_the_handlers_are_registered() {
   thread::scope(|scope| {
     let arming = scope.spawn(|| {
       handlers.arm(
-        ME,
-        PARENT,
+        || ME,
+        || PARENT,
         || false,
         || {
           inside.wait();
@@ -143,7 +148,7 @@ fn other_threads_wait_until_the_handlers_are_registered() {
       )
     });
     inside.wait();
-    let second = handlers.arm(OTHER, PARENT, || false, || unreachable!());
+    let second = handlers.arm(|| OTHER, || PARENT, || false, || unreachable!());
     other_returned.store(true, Ordering::SeqCst);
     assert_eq!(second, Ok(()));
     assert!(handlers.is_armed(), "returned only once registered");
@@ -159,7 +164,7 @@ fn a_child_forked_while_its_parent_armed_arms_for_itself() {
   handlers.state.store(arming_in(PARENT), Ordering::SeqCst);
   handlers.armer.store(OTHER, Ordering::SeqCst);
   let calls = Cell::new(0);
-  let armed = handlers.arm(ME, CHILD, || false, counting(&calls, Ok(())));
+  let armed = handlers.arm(|| ME, || CHILD, || false, counting(&calls, Ok(())));
   assert_eq!(armed, Ok(()));
   assert_eq!(calls.get(), 1, "the child registers its own handlers");
   assert!(handlers.is_armed());
@@ -170,7 +175,7 @@ fn a_child_forked_while_its_parent_armed_waits_if_single_threaded() {
   let handlers = recorded();
   handlers.state.store(arming_in(PARENT), Ordering::SeqCst);
   let calls = Cell::new(0);
-  let waited = handlers.arm(ME, CHILD, || true, counting(&calls, Ok(())));
+  let waited = handlers.arm(|| ME, || CHILD, || true, counting(&calls, Ok(())));
   assert_eq!(waited, Ok(()));
   assert_eq!(calls.get(), 0);
   assert!(handlers.needs_arming(), "recorded, for when it has threads");
@@ -184,7 +189,8 @@ fn arming_waits_for_the_handlers_being_recorded() {
   thread::scope(|scope| {
     let arming = scope.spawn(|| {
       let calls = Cell::new(0);
-      let armed = handlers.arm(ME, PARENT, || false, counting(&calls, Ok(())));
+      let armed =
+        handlers.arm(|| ME, || PARENT, || false, counting(&calls, Ok(())));
       (armed, calls.get())
     });
     thread::sleep(ARMING_PAUSE);
