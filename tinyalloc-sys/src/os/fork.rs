@@ -38,10 +38,7 @@
 mod tests;
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-use core::{
-  ffi::{CStr, c_char},
-  sync::atomic::AtomicU8,
-};
+use core::{ffi::CStr, sync::atomic::AtomicU8};
 use core::{
   hint::spin_loop,
   mem, ptr,
@@ -87,6 +84,12 @@ struct ForkHandlers {
   state: AtomicU64,
   /// The thread that moved the phase to [`ARMING`], or [`NO_THREAD`].
   armer: AtomicUsize,
+  /// The thread between a prepare handler and its parent or child
+  /// handler, or [`NO_THREAD`] (written only by that thread).
+  runner: AtomicUsize,
+  /// Prepare handlers that thread skipped, as our entry was in glibc's
+  /// list more than once.
+  depth: AtomicUsize,
   /// Runs in the forking thread before `fork`.
   prepare: AtomicPtr<()>,
   /// Runs in the parent after `fork`.
@@ -118,6 +121,8 @@ impl ForkHandlers {
     Self {
       state: AtomicU64::new(EMPTY),
       armer: AtomicUsize::new(NO_THREAD),
+      runner: AtomicUsize::new(NO_THREAD),
+      depth: AtomicUsize::new(0),
       prepare: AtomicPtr::new(ptr::null_mut()),
       parent: AtomicPtr::new(ptr::null_mut()),
       child: AtomicPtr::new(ptr::null_mut()),
@@ -182,8 +187,11 @@ impl ForkHandlers {
         }
         ARMING if pid_of(state) != pid() => {
           // Forked while a thread of the parent was arming: that thread
-          // is not here, and the parent's registration, if it completes,
-          // is not in this process's copy of the list.
+          // is not here. If glibc had added our entry before the fork,
+          // the child handler ran and set `ARMED`; if the fork came in
+          // another library's prepare handler, the entry may be here
+          // without having run, and registering again doubles it, which
+          // the trampolines tolerate.
           self.try_move(state, RECORDED);
         }
         ARMING if self.armer.load(Ordering::Relaxed) == me() => return Ok(()),
@@ -304,10 +312,10 @@ fn register_with_libc() -> Result<(), MapError> {
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 unsafe extern "C" {
-  /// glibc's (2.32 and later) flag: non-zero until the process starts its
+  /// glibc's (2.32 and later) `char` flag: non-zero until the process starts its
   /// second thread (`pthread_create` clears it before the thread runs),
   /// and never set again in a process that has had one.
-  static __libc_single_threaded: c_char;
+  static __libc_single_threaded: AtomicU8;
 }
 
 /// Whether arming may wait for a second thread: the process has only
@@ -315,12 +323,11 @@ unsafe extern "C" {
 /// lock `pthread_atfork` takes.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn single_threaded() -> bool {
-  let place = (&raw const __libc_single_threaded).cast_mut().cast::<u8>();
-  // SAFETY: the flag is a byte glibc keeps for the life of the process;
-  // it is read as an atomic because `pthread_create` writes it (in the
+  // SAFETY: the flag is a byte glibc keeps for the life of the process,
+  // declared as an atomic because `pthread_create` writes it (in the
   // creating thread, which this thread then either is or was started by).
-  let flag = unsafe { AtomicU8::from_ptr(place) };
-  flag.load(Ordering::Relaxed) != 0 && glibc_unlocks_handlers()
+  let flag = unsafe { __libc_single_threaded.load(Ordering::Relaxed) };
+  flag != 0 && glibc_unlocks_handlers()
 }
 
 /// Whether the running glibc is 2.36 or later, read once.
@@ -384,6 +391,37 @@ fn single_threaded() -> bool {
   false
 }
 
+impl ForkHandlers {
+  /// The prepare handler, run by thread `me`. Our entry can be in glibc's
+  /// list twice (a fork copied the list between glibc's registration and
+  /// the arming thread's record of it, and the child registered again):
+  /// a second prepare in the thread that already ran one does nothing,
+  /// since the handler takes locks it cannot take twice.
+  fn prepare_as(&self, me: usize) {
+    if self.runner.load(Ordering::Relaxed) == me {
+      self.depth.fetch_add(1, Ordering::Relaxed);
+      return;
+    }
+    run_handler(&self.prepare);
+    self.depth.store(0, Ordering::Relaxed);
+    self.runner.store(me, Ordering::Relaxed);
+  }
+
+  /// The parent or child handler in `slot`, run by thread `me`: only the
+  /// one matching the prepare that ran (the last, as glibc runs them in
+  /// the reverse order of the prepares).
+  fn finish_as(&self, me: usize, slot: &AtomicPtr<()>) {
+    if self.runner.load(Ordering::Relaxed) == me
+      && self.depth.load(Ordering::Relaxed) > 0
+    {
+      self.depth.fetch_sub(1, Ordering::Relaxed);
+      return;
+    }
+    self.runner.store(NO_THREAD, Ordering::Relaxed);
+    run_handler(slot);
+  }
+}
+
 /// Calls the handler in `slot`, if any.
 fn run_handler(slot: &AtomicPtr<()>) {
   let handler = slot.load(Ordering::Acquire);
@@ -397,15 +435,19 @@ fn run_handler(slot: &AtomicPtr<()>) {
 
 /// The C `prepare` handler.
 extern "C" fn prepare_trampoline() {
-  run_handler(&HANDLERS.prepare);
+  HANDLERS.prepare_as(current_thread());
 }
 
 /// The C `parent` handler.
 extern "C" fn parent_trampoline() {
-  run_handler(&HANDLERS.parent);
+  HANDLERS.finish_as(current_thread(), &HANDLERS.parent);
 }
 
-/// The C `child` handler.
+/// The C `child` handler. Running at all says our entry is in this
+/// process's list, whatever the state copied from the parent says (a
+/// fork between glibc's registration and the arming thread's record of
+/// it): the child then does not register again.
 extern "C" fn child_trampoline() {
-  run_handler(&HANDLERS.child);
+  HANDLERS.state.store(ARMED, Ordering::Release);
+  HANDLERS.finish_as(current_thread(), &HANDLERS.child);
 }

@@ -3,7 +3,7 @@
 
 use core::{
   cell::Cell,
-  sync::atomic::{AtomicBool, Ordering},
+  sync::atomic::{AtomicBool, AtomicUsize, Ordering},
   time::Duration,
 };
 use std::{sync::Barrier, thread};
@@ -235,4 +235,44 @@ fn glibc_versions_are_read_as_major_and_minor() {
   assert_eq!(parse_version(b"99999999999.1"), None, "overflow");
   assert!(parse_version(b"2.35") < Some(FIRST_GLIBC_UNLOCKED_HANDLERS));
   assert!(parse_version(b"2.36") >= Some(FIRST_GLIBC_UNLOCKED_HANDLERS));
+}
+
+/// Runs of [`count_prepare`] in [`a_doubled_entry_locks_and_unlocks_once`].
+static PREPARES: AtomicUsize = AtomicUsize::new(0);
+/// Runs of [`count_finish`] there.
+static FINISHES: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts [`PREPARES`].
+fn count_prepare() {
+  PREPARES.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Counts [`FINISHES`].
+fn count_finish() {
+  FINISHES.fetch_add(1, Ordering::SeqCst);
+}
+
+#[test]
+fn a_doubled_entry_locks_and_unlocks_once() {
+  let handlers = ForkHandlers::new();
+  handlers
+    .set(count_prepare, count_finish, count_finish)
+    .expect("records");
+  // glibc runs the prepares of two entries, then their parent handlers.
+  handlers.prepare_as(ME);
+  handlers.prepare_as(ME);
+  assert_eq!(PREPARES.load(Ordering::SeqCst), 1, "the second skipped");
+  handlers.finish_as(ME, &handlers.parent);
+  assert_eq!(
+    FINISHES.load(Ordering::SeqCst),
+    0,
+    "matches the skipped one"
+  );
+  handlers.finish_as(ME, &handlers.parent);
+  assert_eq!(FINISHES.load(Ordering::SeqCst), 1);
+  // The next fork, with one entry, runs both handlers again.
+  handlers.prepare_as(OTHER);
+  handlers.finish_as(OTHER, &handlers.child);
+  assert_eq!(PREPARES.load(Ordering::SeqCst), 2);
+  assert_eq!(FINISHES.load(Ordering::SeqCst), 2);
 }
