@@ -28,7 +28,7 @@ mod tests;
 use core::cell::{Cell, UnsafeCell};
 use core::hint::spin_loop;
 use core::iter::from_fn;
-use core::mem::{forget, size_of};
+use core::mem::{forget, offset_of, size_of};
 use core::num::NonZeroUsize;
 use core::ptr::{self, NonNull};
 
@@ -54,7 +54,8 @@ use crate::manager::{
   release_span, unmap_huge,
 };
 use crate::segment::{
-  Block, Kind, Segment, VACANT, header_at, header_of_raw, place_of, segment_of,
+  Block, FREE_LIST_OFFSET, Kind, Segment, header_at, header_of_raw, place_of,
+  segment_of,
 };
 use crate::stats::{ClassCounters, Counter, GLOBAL, StatsBuilder, add};
 use crate::sync::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
@@ -107,10 +108,16 @@ pub struct Heap {
   /// Written by the owner (and, for the unowned heap, by whoever claims a
   /// segment first).
   home_arena: AtomicUsize,
-  classes: [ClassSlot; CLASS_COUNT],
   /// Blocks of this heap freed by other threads (counted when they come
   /// home; written only by the owner).
   cross_frees: AtomicU64,
+  /// Next heap in the registry of every heap ever created.
+  next: AtomicPtr<Heap>,
+  /// Always null, never written, at a header's [`FREE_LIST_OFFSET`]: a
+  /// size-table slot of [`VACANT_SLOT`] names the heap itself, which the
+  /// fast path then reads as a header with an empty free list.
+  no_free_block: Option<NonNull<Block>>,
+  classes: [ClassSlot; CLASS_COUNT],
   /// Per class: a remote free landed in a segment on its full list. Per
   /// class, so that a refill looks at its own class's full list only: a
   /// heap-wide notice made every refill that needed a page scan the full
@@ -128,8 +135,6 @@ pub struct Heap {
   exiting: Cell<bool>,
   /// Link in the pool of abandoned heaps.
   link: UnsafeCell<Link<Heap>>,
-  /// Next heap in the registry of every heap ever created.
-  next: AtomicPtr<Heap>,
   /// One bit per class whose only segment was kept empty (owner only).
   /// A bit may be stale (the segment has been used since): it is checked
   /// before anything is done with it.
@@ -144,15 +149,29 @@ pub struct Heap {
   /// sweeps (owner only; see [`Heap::sweep_next_class`]).
   sweep_cursor: Cell<usize>,
   /// The segment to allocate from for each `DIRECT_STEP` of the request
-  /// size (the head of its class's partial list, or [`VACANT`]), so the
-  /// fast path goes from the size to a segment in one load, without the
-  /// class table in between. Touched only by the owner.
-  direct: [Cell<NonNull<Segment>>; DIRECT_SLOTS],
+  /// size (the head of its class's partial list, or none), so the fast
+  /// path goes from the size to a segment in one load, without the class
+  /// table in between. Touched only by the owner. Each slot holds the
+  /// segment's address less the heap's, and [`VACANT_SLOT`] for none: a
+  /// heap's tables hold no address, so the unowned heap, a static, needs
+  /// no relocation from the dynamic linker (a slot per entry, 514 of them:
+  /// 12 KiB of every binary's relocations, read at every start), and a
+  /// heap's tables start as zeros, as a fresh or trimmed mapping reads.
+  direct: [Cell<usize>; DIRECT_SLOTS],
   /// The same for each request size up to [`EXACT_MAX`], a slot per byte:
   /// the fast path's load takes the size as it comes. Right after
   /// `direct`, and last: [`Heap::trim`] gives back the pages of both.
-  exact: [Cell<NonNull<Segment>>; EXACT_SIZES],
+  exact: [Cell<usize>; EXACT_SIZES],
 }
+
+/// A size-table slot naming no segment: the heap itself, whose word at a
+/// header's free list is null (`Heap::no_free_block`).
+const VACANT_SLOT: usize = 0;
+
+const _: () = assert!(
+  offset_of!(Heap, no_free_block) == FREE_LIST_OFFSET,
+  "a heap read as a header has an empty free list"
+);
 
 // SAFETY: a heap moves between threads only through the pool, under its
 // lock, after its owner has stopped touching it; the fields other threads
@@ -232,20 +251,21 @@ impl Heap {
   const fn new() -> Self {
     Self {
       home_arena: AtomicUsize::new(NO_ARENA),
-      classes: [const { ClassSlot::new() }; CLASS_COUNT],
       cross_frees: AtomicU64::new(0),
+      next: AtomicPtr::new(ptr::null_mut()),
+      no_free_block: None,
+      classes: [const { ClassSlot::new() }; CLASS_COUNT],
       full_notices: [const { AtomicBool::new(false) }; CLASS_COUNT],
       abandoned: AtomicBool::new(false),
       lock: AtomicBool::new(false),
       trimmed: Cell::new(false),
       exiting: Cell::new(false),
       link: UnsafeCell::new(Link::new()),
-      next: AtomicPtr::new(ptr::null_mut()),
       kept_empty: Cell::new(0),
       kept_marked: Cell::new(0),
       sweep_cursor: Cell::new(0),
-      direct: [const { Cell::new(VACANT.segment()) }; DIRECT_SLOTS],
-      exact: [const { Cell::new(VACANT.segment()) }; EXACT_SIZES],
+      direct: [const { Cell::new(VACANT_SLOT) }; DIRECT_SLOTS],
+      exact: [const { Cell::new(VACANT_SLOT) }; EXACT_SIZES],
     }
   }
 
@@ -279,9 +299,9 @@ impl Heap {
   fn adopt(&self) {
     self.lock();
     self.exiting.set(false);
-    if self.trimmed.replace(false) {
-      self.fill_tables();
-    }
+    // Trimmed tables read as zeros, every slot vacant: they are written
+    // again slot by slot as the adopter's classes get segments.
+    self.trimmed.set(false);
     self.abandoned.store(false, Ordering::Relaxed);
     self.unlock();
   }
@@ -344,21 +364,18 @@ impl Heap {
     }
   }
 
-  /// Points every size-table slot at [`VACANT`], after a trim.
-  fn fill_tables(&self) {
-    for slot in self.direct.iter().chain(&self.exact) {
-      slot.set(VACANT.segment());
-    }
-  }
-
   /// Writes a new heap at `heap` in place, field by field, as
   /// [`Heap::new`] makes it. Written whole, the value would be assembled
   /// on the stack first and then copied: 16 KiB of stack touched in every
   /// thread that creates a heap (the main thread's stack peak was 16 KiB
   /// above the system allocator's).
   ///
+  /// The size tables are not written: the memory reads as zero, every
+  /// slot [`VACANT_SLOT`], so their pages are touched only as the
+  /// thread's classes get segments.
+  ///
   /// # Safety
-  /// `heap` is writable, aligned, and not in use.
+  /// `heap` is writable, aligned, not in use, and reads as zero.
   #[expect(
     clippy::multiple_unsafe_ops_per_block,
     reason = "one projection and one write per field, all under one argument"
@@ -366,29 +383,25 @@ impl Heap {
   unsafe fn write_fresh(heap: NonNull<Heap>) {
     let this = heap.as_ptr();
     // SAFETY: every write below goes to a field of the caller's memory;
-    // together they write them all (see `every_field_of`).
+    // together with the tables, zero already, they are all of them (see
+    // `every_field_of`).
     unsafe {
       (&raw mut (*this).home_arena).write(AtomicUsize::new(NO_ARENA));
+      (&raw mut (*this).cross_frees).write(AtomicU64::new(0));
+      (&raw mut (*this).next).write(AtomicPtr::new(ptr::null_mut()));
+      (&raw mut (*this).no_free_block).write(None);
       for index in 0..CLASS_COUNT {
         (&raw mut (*this).classes[index]).write(ClassSlot::new());
         (&raw mut (*this).full_notices[index]).write(AtomicBool::new(false));
       }
-      (&raw mut (*this).cross_frees).write(AtomicU64::new(0));
       (&raw mut (*this).abandoned).write(AtomicBool::new(false));
       (&raw mut (*this).lock).write(AtomicBool::new(false));
       (&raw mut (*this).trimmed).write(Cell::new(false));
       (&raw mut (*this).exiting).write(Cell::new(false));
       (&raw mut (*this).link).write(UnsafeCell::new(Link::new()));
-      (&raw mut (*this).next).write(AtomicPtr::new(ptr::null_mut()));
       (&raw mut (*this).kept_empty).write(Cell::new(0));
       (&raw mut (*this).kept_marked).write(Cell::new(0));
       (&raw mut (*this).sweep_cursor).write(Cell::new(0));
-      for index in 0..DIRECT_SLOTS {
-        (&raw mut (*this).direct[index]).write(Cell::new(VACANT.segment()));
-      }
-      for index in 0..EXACT_SIZES {
-        (&raw mut (*this).exact[index]).write(Cell::new(VACANT.segment()));
-      }
     }
   }
 
@@ -398,15 +411,16 @@ impl Heap {
   fn every_field_of(&self) {
     let Heap {
       home_arena: _,
-      classes: _,
       cross_frees: _,
+      next: _,
+      no_free_block: _,
+      classes: _,
       full_notices: _,
       abandoned: _,
       lock: _,
       trimmed: _,
       exiting: _,
       link: _,
-      next: _,
       kept_empty: _,
       kept_marked: _,
       sweep_cursor: _,
@@ -421,7 +435,7 @@ impl Heap {
       NonZeroUsize::new(size_of::<Heap>()).ok_or(AllocError::OutOfMemory)?;
     let region = mapper().map(size).map_err(|_| AllocError::OutOfMemory)?;
     let heap = region.cast::<Heap>();
-    // SAFETY: a fresh mapping, page-aligned and large enough.
+    // SAFETY: a fresh mapping, page-aligned, large enough, and zeroed.
     unsafe { Heap::write_fresh(heap) };
     // Until its first claim, any arena of ours is home (see `NO_ARENA`).
     // SAFETY: just written; nobody else knows of it yet.
@@ -585,17 +599,41 @@ impl Heap {
     if size <= EXACT_MAX {
       // SAFETY: the size is within the exact table.
       let slot = unsafe { self.exact.get_unchecked(size) };
-      // SAFETY: direct slots hold segments queued in our heap, or the
-      // vacant one.
-      return unsafe { seg(slot.get()) }.pop();
+      // SAFETY: forwarded from the caller.
+      return unsafe { self.pop_at_slot(slot.get()) };
     }
     if size > SMALL_MAX {
       return None;
     }
     // SAFETY: a small size's slot is below `DIRECT_SLOTS`.
     let slot = unsafe { self.direct.get_unchecked(direct_slot(size)) };
-    // SAFETY: as above.
-    unsafe { seg(slot.get()) }.pop()
+    // SAFETY: forwarded from the caller.
+    unsafe { self.pop_at_slot(slot.get()) }
+  }
+
+  /// Pops a block from the segment a size-table slot names.
+  ///
+  /// # Safety
+  /// The caller owns the heap, and `slot` is the value of one of its
+  /// size-table slots.
+  #[inline]
+  unsafe fn pop_at_slot(&self, slot: usize) -> Option<NonNull<u8>> {
+    // Exposed, as segments are by `slot_of`, for a vacant slot's header
+    // place is the heap itself.
+    let heap = ptr::from_ref(self).expose_provenance();
+    // SAFETY: a slot names a segment queued in our heap, or is
+    // `VACANT_SLOT` and names this heap.
+    unsafe {
+      Segment::pop_at(ptr::with_exposed_provenance(heap.wrapping_add(slot)))
+    }
+  }
+
+  /// The size-table slot value naming `head` (none: [`VACANT_SLOT`]).
+  fn slot_of(&self, head: Option<NonNull<Segment>>) -> usize {
+    head.map_or(VACANT_SLOT, |segment| {
+      let heap = ptr::from_ref(self).expose_provenance();
+      segment.as_ptr().expose_provenance().wrapping_sub(heap)
+    })
   }
 
   /// Points the direct slots of class `index` at `head`, the head of its
@@ -608,7 +646,7 @@ impl Heap {
       !self.trimmed.get(),
       "a trimmed heap's tables stay given back"
     );
-    let segment = head.unwrap_or(VACANT.segment());
+    let segment = self.slot_of(head);
     // Two plain loops: a chained iterator tests which half it is in at
     // every slot.
     for slot in &self.direct[direct_slots_of(index)] {
@@ -1390,7 +1428,7 @@ impl Heap {
     // Only live small segments on a partial list name a heap there, so
     // finding ours picks the fast path without the cookie check (see
     // `header_of`); the unowned heap is never named.
-    if ptr::eq(header.local_heap(), heap)
+    if header.is_local_to(heap)
       && let Some(tag) = header.quick_tag(pointer, place, heap)
     {
       return header.push_quick(pointer, tag);
@@ -1577,7 +1615,7 @@ impl Heap {
       for slot in slots.iter().chain(&self.exact[exact_sizes_of(index)]) {
         assert_eq!(
           slot.get(),
-          queue.partial.head().unwrap_or(VACANT.segment()),
+          self.slot_of(queue.partial.head()),
           "direct slots name the head of their class's partial list"
         );
       }

@@ -42,6 +42,8 @@ mod sweep;
 #[cfg(test)]
 mod tests;
 
+#[cfg(target_arch = "x86_64")]
+use core::arch::asm;
 use core::cell::{Cell, UnsafeCell};
 use core::mem::{offset_of, size_of};
 use core::ptr::{self, NonNull};
@@ -292,6 +294,11 @@ const _: () = assert!(
 /// Bytes of a cache line.
 const CACHE_LINE_BYTES: usize = 64;
 
+/// Where a header keeps the owner's free list: a heap keeps a null word
+/// at the same offset, so that its size tables can name the heap itself
+/// as "no segment at hand" (see `Heap::try_malloc`).
+pub(crate) const FREE_LIST_OFFSET: usize = offset_of!(Segment, free);
+
 /// Where a header's `local` field ends: the fast free reads that far into
 /// any header place of its home arena, the arena's own header included.
 pub(crate) const LOCAL_FIELD_END: usize =
@@ -402,27 +409,6 @@ struct Fixed {
   counters: NonNull<ClassCounters>,
 }
 
-/// A header with no free block, which no pointer maps to: what a heap's
-/// direct slot names while its class has no segment at hand, so the fast
-/// allocation path learns "nothing here" from the free list test it makes
-/// anyway, instead of testing for a missing segment first.
-pub(crate) static VACANT: Vacant = Vacant(Segment::vacant());
-
-/// [`VACANT`]'s wrapper, shareable because nothing ever writes it.
-pub(crate) struct Vacant(Segment);
-
-// SAFETY: the vacant header is only ever read (its free list is empty, so
-// a pop returns before writing anything), and every thread reads the same
-// constant fields.
-unsafe impl Sync for Vacant {}
-
-impl Vacant {
-  /// The vacant header, as a direct slot holds it.
-  pub(crate) const fn segment(&'static self) -> NonNull<Segment> {
-    NonNull::from_ref(&self.0)
-  }
-}
-
 /// The counters of headers whose blocks are counted elsewhere (large and
 /// huge blocks) or not at all (tests of a lone segment).
 pub(crate) static UNCOUNTED: ClassCounters = ClassCounters::new();
@@ -504,7 +490,8 @@ impl Segment {
     unsafe { segment.as_ref() }
   }
 
-  /// The header of [`VACANT`]: no kind, no cookie, no blocks.
+  /// A header with no kind, no cookie and no blocks, which fresh
+  /// headers start from.
   const fn vacant() -> Segment {
     Segment {
       cookie: AtomicUsize::new(0),
@@ -705,7 +692,43 @@ impl Segment {
     self.heap.load(Ordering::Relaxed)
   }
 
+  /// Whether the segment is on `heap`'s partial list (its `local` field
+  /// names `heap`): the owner's fast free.
+  ///
+  /// On x86-64 the compare reads the field in place: the compiler does
+  /// not fold an atomic load into a compare, and the separate load was
+  /// one instruction of the fast free's 24 (the aligned 8-byte read of a
+  /// `cmp` is atomic, as the relaxed load it stands for).
+  #[cfg(target_arch = "x86_64")]
+  #[inline(always)]
+  pub(crate) fn is_local_to(&self, heap: &Heap) -> bool {
+    // SAFETY: reads the header's `local` field, an aligned word of a live
+    // header place, and branches on the compare; no register or memory
+    // is written.
+    unsafe {
+      asm!(
+        "cmp qword ptr [{header} + {local}], {heap}",
+        "jne {elsewhere}",
+        header = in(reg) self,
+        heap = in(reg) heap,
+        local = const offset_of!(Segment, local),
+        elsewhere = label { return false },
+        options(nostack, readonly),
+      );
+    }
+    true
+  }
+
+  /// Whether the segment is on `heap`'s partial list (its `local` field
+  /// names `heap`): the owner's fast free.
+  #[cfg(not(target_arch = "x86_64"))]
+  #[inline(always)]
+  pub(crate) fn is_local_to(&self, heap: &Heap) -> bool {
+    ptr::eq(self.local_heap(), heap)
+  }
+
   /// The owning heap if the segment is on its partial list, else null.
+  #[cfg(any(test, debug_assertions, not(target_arch = "x86_64")))]
   #[inline]
   pub(crate) fn local_heap(&self) -> *mut Heap {
     self.local.load(Ordering::Relaxed)
@@ -858,6 +881,32 @@ impl Segment {
     } else {
       Fault::NotABlock
     }
+  }
+
+  /// Pops a block off the owner's free list of the header at `segment`,
+  /// which may also be a heap standing for a vacant header: a heap's
+  /// [`FREE_LIST_OFFSET`] word is always null, so its slot reads as a
+  /// header with no free block (see `Heap::try_malloc`).
+  ///
+  /// # Safety
+  /// `segment` is a small segment's header on a partial list of the
+  /// calling thread's heap, or a heap.
+  #[inline]
+  pub(crate) unsafe fn pop_at(segment: *const Segment) -> Option<NonNull<u8>> {
+    // SAFETY: forwarded from the caller: the word lies inside a header or
+    // a heap, and holds a free list either way (a heap's is null, never
+    // written).
+    let block = unsafe {
+      ptr::with_exposed_provenance::<Option<NonNull<Block>>>(
+        segment.addr() + FREE_LIST_OFFSET,
+      )
+      .read()
+    }?;
+    // SAFETY: a heap's list is empty, so this is a live header of ours.
+    let header = unsafe { &*segment };
+    // SAFETY: blocks on the owner's free list are free and linked.
+    header.free.set(unsafe { next_of(block) });
+    Some(header.hand_out(block))
   }
 
   /// Pops a block off the owner's free list, clearing its free tag.

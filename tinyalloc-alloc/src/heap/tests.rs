@@ -9,6 +9,8 @@ use std::vec::Vec;
 
 use core::slice;
 
+use libc::mincore;
+
 use proptest::collection::vec;
 use proptest::prelude::*;
 
@@ -189,10 +191,18 @@ fn the_home_test_takes_exactly_the_home_arena_and_never_null() {
 }
 
 #[test]
-fn the_vacant_segment_gives_nothing_and_fresh_heaps_point_there() {
-  // SAFETY: the vacant header is only read.
-  assert_eq!(unsafe { VACANT.segment().as_ref() }.pop(), None);
+fn a_vacant_slot_gives_nothing_and_fresh_heaps_hold_only_vacant_slots() {
   let heap = Heap::new();
+  assert!(
+    heap
+      .direct
+      .iter()
+      .chain(&heap.exact)
+      .all(|slot| slot.get() == VACANT_SLOT),
+    "a fresh heap names no segment"
+  );
+  // SAFETY: a vacant slot names the heap, read as a header.
+  assert_eq!(unsafe { heap.pop_at_slot(VACANT_SLOT) }, None);
   for size in [0, 1, EXACT_MAX, EXACT_MAX + 1, SMALL_MAX] {
     // SAFETY: the fresh heap is ours; it owns no segment.
     assert_eq!(unsafe { heap.try_malloc(size) }, None, "size {size}");
@@ -229,14 +239,56 @@ fn the_fast_path_finds_the_class_of_every_size_above_the_exact_table() {
 }
 
 #[test]
+fn the_local_compare_names_the_owning_heap_only_while_the_segment_is_partial() {
+  /// A size whose class holds many blocks per segment.
+  const SIZE: usize = 32;
+  with_heap(|heap| {
+    let first = alloc(heap, SIZE);
+    // SAFETY: the block is live and ours.
+    let segment = unsafe { header_at(first.as_ptr()) };
+    assert!(segment.is_local_to(heap), "the owner's partial segment");
+    assert!(!segment.is_local_to(&UNOWNED_HEAP), "not another heap's");
+    let other = Heap::new();
+    assert!(!segment.is_local_to(&other), "not a fresh heap's");
+    // Allocate until a block comes from elsewhere: the segment is full
+    // then, on the full list, and names no heap.
+    let mut blocks = Vec::from([first]);
+    loop {
+      let block = alloc(heap, SIZE);
+      blocks.push(block);
+      // SAFETY: as above.
+      if !ptr::eq(unsafe { header_at(block.as_ptr()) }, segment) {
+        break;
+      }
+    }
+    assert!(segment.is_full(), "the segment filled up");
+    assert!(
+      !segment.is_local_to(heap),
+      "a full segment is no one's local"
+    );
+    free(heap, first);
+    assert!(segment.is_local_to(heap), "partial again after a free");
+    for &block in &blocks[1..] {
+      free(heap, block);
+    }
+  });
+}
+
+#[test]
 fn a_heap_written_in_place_is_the_heap_new_makes() {
   let size = NonZeroUsize::new(size_of::<Heap>()).expect("a heap has a size");
   let region = mapper().map(size).expect("memory");
-  // Garbage first: every field must be written, none left as mapped.
-  // SAFETY: the mapping is ours and `size` bytes long.
-  unsafe { region.cast::<u8>().write_bytes(0xa5, size.get()) };
+  // Garbage first: every field but the tables, which a fresh mapping
+  // leaves as zeros, must be written, none left as mapped.
+  // SAFETY: the mapping is ours, and the tables end it.
+  unsafe {
+    region
+      .cast::<u8>()
+      .write_bytes(0xa5, offset_of!(Heap, direct))
+  };
   let pointer = region.cast::<Heap>();
-  // SAFETY: the mapping is ours, aligned and large enough.
+  // SAFETY: the mapping is ours, aligned, large enough, and its tables
+  // read as zero.
   unsafe { Heap::write_fresh(pointer) };
   // SAFETY: just written.
   let heap = unsafe { pointer.as_ref() };
@@ -249,6 +301,7 @@ fn a_heap_written_in_place_is_the_heap_new_makes() {
   assert!(!heap.abandoned.load(Ordering::Relaxed) && !heap.trimmed.get());
   assert!(!heap.exiting.get() && !heap.lock.load(Ordering::Relaxed));
   assert!(heap.next.load(Ordering::Relaxed).is_null());
+  assert_eq!(heap.no_free_block, None);
   assert_eq!((heap.kept_empty.get(), heap.kept_marked.get()), (0, 0));
   assert_eq!(heap.sweep_cursor.get(), 0);
   assert_eq!(heap.cross_frees.load(Ordering::Relaxed), 0);
@@ -541,13 +594,19 @@ fn a_trimmed_heap_gives_its_tables_back_and_works_again_once_adopted() {
   // and the heap owns no segment.
   unsafe { heap.trim() };
   assert!(heap.trimmed.get(), "the tables were decommitted");
-  let last_slot = heap.exact.as_ptr().wrapping_add(EXACT_SIZES - 1);
-  // SAFETY: the slot is in the heap's mapping; decommitted pages read as
-  // zero, and a raw word read makes no claim about the `NonNull` in it.
-  let raw = unsafe { last_slot.cast::<usize>().read_volatile() };
-  assert_eq!(raw, 0, "the last table page reads zero after the trim");
+  let last_slot = heap.exact.as_ptr().wrapping_add(EXACT_SIZES - 1).addr();
+  assert!(!is_resident(last_slot), "the last table page is given back");
   heap.adopt();
-  assert!(!heap.trimmed.get(), "adoption writes the tables again");
+  assert!(!heap.trimmed.get(), "the adopter may use the tables");
+  assert!(!is_resident(last_slot), "adoption leaves them given back");
+  assert!(
+    heap
+      .direct
+      .iter()
+      .chain(&heap.exact)
+      .all(|slot| slot.get() == VACANT_SLOT),
+    "given-back tables read as vacant slots"
+  );
   let blocks: Vec<NonNull<u8>> =
     SIZES.iter().map(|&size| alloc(heap, size)).collect();
   // SAFETY: this thread owns the heap.
@@ -1031,7 +1090,7 @@ fn a_heap_trimmed_while_its_thread_abandons_it_keeps_its_tables_given_back() {
   // SAFETY: heaps live for the rest of the process.
   let heap = unsafe { owned.as_ref() };
   let address = alloc(heap, SIZE).addr().get();
-  let last_slot = heap.exact.as_ptr().wrapping_add(EXACT_SIZES - 1);
+  let last_slot = heap.exact.as_ptr().wrapping_add(EXACT_SIZES - 1).addr();
   let owner = {
     // Holds the lock as a thread freeing into the abandoned heap would,
     // between `abandon` raising its flag and taking the lock.
@@ -1062,12 +1121,24 @@ fn a_heap_trimmed_while_its_thread_abandons_it_keeps_its_tables_given_back() {
   owner.join().expect("abandon ends");
   // Another test may have adopted the heap meanwhile, and written its
   // tables again: then it is no longer trimmed.
-  // SAFETY: the slot is in the heap's mapping; a raw word read.
-  let raw = unsafe { last_slot.cast::<usize>().read_volatile() };
   assert!(
-    !heap.trimmed.get() || raw == 0,
+    !heap.trimmed.get() || !is_resident(last_slot),
     "abandon wrote the tables of a heap a freer had trimmed"
   );
+}
+
+/// Whether the page holding `address` is resident, without touching it.
+fn is_resident(address: usize) -> bool {
+  let page = page_size();
+  let start = address & !(page - 1);
+  let mut vector = 0_u8;
+  // SAFETY: the page is mapped (it is in a heap's mapping); mincore
+  // writes one byte per page into `vector`.
+  let status = unsafe {
+    mincore(ptr::without_provenance_mut(start), page, &raw mut vector)
+  };
+  assert_eq!(status, 0, "mincore succeeds");
+  vector & 1 == 1
 }
 
 /// Blocks of the bounded-sweep test: small, so that many fit a segment.
