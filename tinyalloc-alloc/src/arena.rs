@@ -12,7 +12,7 @@ mod tests;
 
 use core::mem::{forget, offset_of, size_of};
 use core::num::NonZeroUsize;
-use core::ptr::NonNull;
+use core::ptr::{self, NonNull};
 
 use spin::{Mutex, MutexGuard};
 use tinyalloc_bitmap::{Bitmap, words_for_bits};
@@ -26,6 +26,7 @@ use crate::manager::{
 };
 use crate::segment::{LOCAL_FIELD_END, Segment};
 use crate::stats::{Counter, GLOBAL};
+use crate::sync::{AtomicPtr, Ordering};
 
 /// Words of each per-arena bitmap.
 const ARENA_WORDS: usize = words_for_bits::<u64>(SEGMENTS_PER_ARENA);
@@ -98,6 +99,8 @@ pub(crate) struct Arena {
   /// which refuses it by the cookie), whatever the lock and bitmaps hold.
   segment_guard: [usize; SEGMENT_GUARD_WORDS],
   state: Mutex<State>,
+  /// The arena created after this one (see the manager's list).
+  next: AtomicPtr<Arena>,
 }
 
 /// Words of [`Arena::segment_guard`]: up to the end of a segment header's
@@ -199,6 +202,7 @@ impl Arena {
         delay_start: 0,
         in_use: HEADER_SEGMENTS,
       }),
+      next: AtomicPtr::new(ptr::null_mut()),
     };
     // SAFETY: the fresh mapping is ours, aligned and large enough.
     unsafe { start.write(header) };
@@ -207,6 +211,28 @@ impl Arena {
     GLOBAL.add(Counter::Arenas, 1);
     // SAFETY: just initialised; arenas are never unmapped.
     Some(unsafe { start.as_ref() })
+  }
+
+  /// The arena created after this one, or null.
+  pub(crate) fn next(&self) -> *mut Arena {
+    self.next.load(Ordering::Acquire)
+  }
+
+  /// Links the arena created after this one (once, under the manager's
+  /// grow lock), publishing it to readers of the list.
+  pub(crate) fn set_next(&self, next: *mut Arena) {
+    self.next.store(next, Ordering::Release);
+  }
+
+  /// Bytes at the arena's start that its header takes.
+  pub(crate) const fn header_end() -> usize {
+    size_of::<Arena>()
+  }
+
+  /// Bytes of the segments reserved for the header, which hold nothing
+  /// else but heaps (see the manager's `place_heap`).
+  pub(crate) const fn header_segments_bytes() -> usize {
+    HEADER_SEGMENTS << SEGMENT_SHIFT
   }
 
   /// First byte of the arena.

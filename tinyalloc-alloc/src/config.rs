@@ -58,16 +58,10 @@ pub(crate) const GRANULES: usize = 1 << (ADDRESS_BITS - ARENA_SHIFT);
 /// block gets its own mapping, so one block never fills an arena.
 pub(crate) const LARGE_MAX_SEGMENTS: usize = SEGMENTS_PER_ARENA >> 1;
 
-/// log2 of the address space all arenas together may cover: 1 TiB of small
-/// and large blocks, far beyond the machines we run on, while the arena
-/// table stays a 128 KiB static.
-pub(crate) const ARENA_SPACE_SHIFT: u32 = 40;
 /// Largest alignment served inside an arena. An arena has eight aligned
 /// starts for it, so one is usually free; beyond it a mapping of its own
 /// wastes less than a scan.
 pub(crate) const LARGE_ALIGN_MAX: usize = ARENA_SIZE / 8;
-/// Arenas the manager can hold.
-pub(crate) const MAX_ARENAS: usize = 1 << (ARENA_SPACE_SHIFT - ARENA_SHIFT);
 
 /// Empty arenas kept committed as a reserve before their pages are purged
 /// at once; a program that frees everything and allocates again keeps its
@@ -150,4 +144,3 @@ const _: () = assert!(MIN_ALIGN.is_power_of_two());
 const _: () = assert!(SMALL_MAX.is_power_of_two());
 const _: () = assert!(SMALL_MAX >= MIN_ALIGN << CLASS_STEPS_SHIFT);
 const _: () = assert!(LARGE_MAX_SEGMENTS < SEGMENTS_PER_ARENA);
-const _: () = assert!(MAX_ARENAS > 0);

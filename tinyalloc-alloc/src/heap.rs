@@ -28,7 +28,7 @@ mod tests;
 use core::cell::{Cell, UnsafeCell};
 use core::hint::spin_loop;
 use core::iter::from_fn;
-use core::mem::{forget, offset_of, size_of};
+use core::mem::{align_of, forget, offset_of, size_of};
 use core::num::NonZeroUsize;
 use core::ptr::{self, NonNull};
 
@@ -51,7 +51,7 @@ use crate::error::AllocError;
 use crate::fault::Fault;
 use crate::manager::{
   block_offset, claim_span, grow_span, init, map_huge, mapper, page_size,
-  release_span, unmap_huge,
+  place_heap, release_span, unmap_huge,
 };
 use crate::segment::{
   Block, FREE_LIST_OFFSET, Kind, Segment, header_at, header_of_raw, place_of,
@@ -216,9 +216,11 @@ pub static UNOWNED_HEAP: Heap = Heap::new();
 /// kernel space), nor null's `pointer - 1` (in the top one). A pointer
 /// there is taken for home and read; it faults, a crash with no message
 /// instead of the usual one. Only before the process's first allocation
-/// can that happen: the unowned heap takes the first arena claimed as its
-/// home, a new heap starts with the unowned heap's, and a heap's first
-/// claim, small or large, makes that arena home.
+/// can that happen: the unowned heap takes the first arena a heap claims
+/// in (or is placed in) as its home, a new heap starts with the arena it
+/// is placed in (or, placed in a mapping of its own, with the unowned
+/// heap's), and a heap's first claim, small or large, makes that arena
+/// home.
 const NO_ARENA: usize = usize::MAX - (2 * ARENA_SIZE - 1);
 
 /// Heaps whose threads have exited, waiting for adoption.
@@ -345,7 +347,8 @@ impl Heap {
     let tables = self.direct.as_ptr().addr();
     let page = page_size();
     let start = tables.next_multiple_of(page);
-    // The mapping ends on the page after the heap's last byte.
+    // The heap has the page its last byte is on to itself (see
+    // `place_heap`, or its own mapping).
     let end =
       (ptr::from_ref(self).addr() + size_of::<Heap>()).next_multiple_of(page);
     if start >= end {
@@ -356,9 +359,9 @@ impl Heap {
       return;
     };
     let region = NonNull::slice_from_raw_parts(first, end - start);
-    // SAFETY: the heap lives in a mapping of its own (`create`), and its
-    // tables, from `direct` to the end of the mapping, are not read until
-    // `adopt` writes them again; the pages read as zero meanwhile.
+    // SAFETY: the pages lie in the heap's tables or past them on its last
+    // page, which nobody reads while the heap is abandoned and empty; they
+    // read as zero afterwards, every slot vacant.
     if unsafe { mapper().decommit(region) }.is_ok() {
       self.trimmed.set(true);
     }
@@ -431,19 +434,31 @@ impl Heap {
 
   #[cold]
   fn create() -> Result<NonNull<Heap>, AllocError> {
-    let size =
-      NonZeroUsize::new(size_of::<Heap>()).ok_or(AllocError::OutOfMemory)?;
-    let region = mapper().map(size).map_err(|_| AllocError::OutOfMemory)?;
-    let heap = region.cast::<Heap>();
-    // SAFETY: a fresh mapping, page-aligned, large enough, and zeroed.
+    let placed = place_heap(size_of::<Heap>(), align_of::<Heap>());
+    let heap = match placed {
+      Some(place) => place.cast::<Heap>(),
+      None => {
+        let size = NonZeroUsize::new(size_of::<Heap>())
+          .ok_or(AllocError::OutOfMemory)?;
+        mapper()
+          .map(size)
+          .map_err(|_| AllocError::OutOfMemory)?
+          .cast()
+      }
+    };
+    // SAFETY: fresh memory of ours, aligned, large enough, and zeroed.
     unsafe { Heap::write_fresh(heap) };
-    // Until its first claim, any arena of ours is home (see `NO_ARENA`).
     // SAFETY: just written; nobody else knows of it yet.
-    let home = &unsafe { heap.as_ref() }.home_arena;
-    home.store(
-      UNOWNED_HEAP.home_arena.load(Ordering::Relaxed),
-      Ordering::Relaxed,
-    );
+    let this = unsafe { heap.as_ref() };
+    match placed {
+      // Its arena is home until its first claim.
+      Some(place) => this.make_home(place),
+      // Until its first claim, any arena of ours is home (see `NO_ARENA`).
+      None => this.home_arena.store(
+        UNOWNED_HEAP.home_arena.load(Ordering::Relaxed),
+        Ordering::Relaxed,
+      ),
+    }
     // Registered under the pool lock, which `fork` takes first: a heap is
     // then either in the registry before the fork locks every heap, or
     // registered (and used) only after the fork, never in between.

@@ -4,16 +4,22 @@
 //!   address space, set while the granule is wholly ours (an arena, or part
 //!   of a huge mapping, which is always reserved in whole granules). A
 //!   pointer whose granule byte is clear is foreign, found in O(1).
-//! - `ARENAS`: a fixed array of arena pointers. It only grows, under
-//!   `GROW`; readers walk it without a lock. Arenas are never unmapped
-//!   (their pages are purged instead), so a pointer read from the table
-//!   stays valid.
+//! - `FIRST_ARENA`: the list of arenas, each linking the next in
+//!   creation order. It only grows, under `GROW`; readers walk it without
+//!   a lock. Arenas are never unmapped (their pages are purged instead),
+//!   so a pointer read from the list stays valid. A list rather than a
+//!   table: a static table's first page, and the page of small statics
+//!   that the linker put after it, were two pages of every process.
+//! - Heaps, from the first arena's header segment while it has room (see
+//!   [`place_heap`]): the header takes a few hundred bytes of it, and the
+//!   first heap then shares its page.
 //! - `SECRET`: the per-process key mixed into header cookies.
 
 #[cfg(test)]
 mod tests;
 
 use core::ffi::CStr;
+use core::iter::successors;
 use core::mem::forget;
 use core::num::NonZeroUsize;
 use core::ptr::{self, NonNull};
@@ -26,7 +32,7 @@ use tinyalloc_sys::{
 use crate::arena::{Arena, Placement, Span};
 use crate::config::{
   ARENA_MASK, ARENA_RESERVE, ARENA_SHIFT, ARENA_SIZE, DEFAULT_PURGE_DELAY_MS,
-  GRANULES, MAX_ARENAS, MAX_WAITING_BYTES, NANOS_PER_MILLI, SEGMENT_SIZE,
+  GRANULES, MAX_WAITING_BYTES, NANOS_PER_MILLI, SEGMENT_SIZE,
 };
 use crate::error::AllocError;
 use crate::segment::{Kind, Segment};
@@ -46,16 +52,16 @@ static PURGE_DELAY: AtomicU64 =
 static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
 /// Runs the one-time setup.
 static INIT: Once = Once::new();
-/// Every arena, in creation order; `ARENA_COUNT` entries are set.
-static ARENAS: [AtomicPtr<Arena>; MAX_ARENAS] =
-  [const { AtomicPtr::new(ptr::null_mut()) }; MAX_ARENAS];
-/// Entries of `ARENAS` in use.
-static ARENA_COUNT: AtomicUsize = AtomicUsize::new(0);
+/// The first arena created; each links the next (`Arena::next`).
+static FIRST_ARENA: AtomicPtr<Arena> = AtomicPtr::new(ptr::null_mut());
+/// The last arena created (written under `GROW`).
+static LAST_ARENA: AtomicPtr<Arena> = AtomicPtr::new(ptr::null_mut());
 /// The earliest time (ns) an arena has dirty segments due for purging, or
 /// `NO_PURGE_DUE`.
 static PURGE_DUE: AtomicU64 = AtomicU64::new(NO_PURGE_DUE);
-/// Serialises arena creation.
-static GROW: Mutex<()> = Mutex::new(());
+/// Serialises arena creation; holds the offset in the first arena where
+/// the next heap placed there goes (0 before the first).
+static GROW: Mutex<usize> = Mutex::new(0);
 
 /// Environment variable holding the purge delay in milliseconds.
 const PURGE_DELAY_VARIABLE: &CStr = c"TINYALLOC_PURGE_DELAY_MS";
@@ -158,21 +164,62 @@ pub(crate) fn arena_of<'arena>(pointer: NonNull<u8>) -> &'arena Arena {
   unsafe { &*start.cast::<Arena>() }
 }
 
-/// The arenas created so far.
+/// An arena from a pointer read from the list.
+fn arena_at<'arena>(pointer: *mut Arena) -> Option<&'arena Arena> {
+  // SAFETY: published arenas are initialised and never unmapped.
+  unsafe { pointer.as_ref() }
+}
+
+/// The arenas created so far, in creation order.
 fn arenas<'arena>() -> impl Iterator<Item = &'arena Arena> {
-  let count = ARENA_COUNT.load(Ordering::Acquire);
-  ARENAS[..count].iter().filter_map(|slot| {
-    let arena = slot.load(Ordering::Acquire);
-    // SAFETY: published arenas are initialised and never unmapped.
-    unsafe { arena.as_ref() }
+  successors(arena_at(FIRST_ARENA.load(Ordering::Acquire)), |arena| {
+    arena_at(arena.next())
   })
 }
 
 /// Whether an empty `arena` is beyond the reserve kept warm.
 pub(crate) fn is_spare(arena: &Arena) -> bool {
-  !ARENAS[..ARENA_RESERVE]
-    .iter()
-    .any(|slot| ptr::eq(slot.load(Ordering::Relaxed), arena))
+  !arenas()
+    .take(ARENA_RESERVE)
+    .any(|reserved| ptr::eq(reserved, arena))
+}
+
+/// Creates an arena and adds it to the list (the caller holds `GROW`).
+fn add_arena<'arena>() -> Result<&'arena Arena, AllocError> {
+  let arena = Arena::create().ok_or(AllocError::OutOfMemory)?;
+  mark_granules(arena.start().addr().get(), ARENA_SIZE, GRANULE_OWNED);
+  let pointer = NonNull::from(arena).as_ptr();
+  match arena_at(LAST_ARENA.load(Ordering::Relaxed)) {
+    Some(last) => last.set_next(pointer),
+    None => FIRST_ARENA.store(pointer, Ordering::Release),
+  }
+  LAST_ARENA.store(pointer, Ordering::Relaxed);
+  Ok(arena)
+}
+
+/// Room for a heap of `size` bytes aligned to `align` in the first
+/// arena's header segment (made now if no arena exists yet), which the
+/// arena header leaves unused but for a few hundred bytes: the first heap
+/// shares the header's page, and the next ones need no mapping each. The
+/// page a heap ends on is its own (the next one starts on a fresh page),
+/// so that a heap waiting in the pool can give back its tables' pages as
+/// one in a mapping of its own does (`Heap::trim`). None once the segment
+/// is full. The memory reads as zero; it is never purged nor reused.
+pub(crate) fn place_heap(size: usize, align: usize) -> Option<NonNull<u8>> {
+  arm_fork_handlers();
+  let mut next = GROW.lock();
+  let arena = match arena_at(FIRST_ARENA.load(Ordering::Relaxed)) {
+    Some(arena) => arena,
+    None => add_arena().ok()?,
+  };
+  let offset = (*next).max(Arena::header_end()).next_multiple_of(align);
+  let end = offset.checked_add(size)?;
+  if end > Arena::header_segments_bytes() {
+    return None;
+  }
+  *next = end.next_multiple_of(page_size());
+  // SAFETY: `offset` lies inside the arena's header segment.
+  Some(unsafe { arena.start().byte_add(offset) })
 }
 
 /// Claims a run of `count` segments from some arena, creating one if none
@@ -207,15 +254,7 @@ fn claim_span_slow(
   {
     return Ok(span);
   }
-  let index = ARENA_COUNT.load(Ordering::Relaxed);
-  if index == MAX_ARENAS {
-    return Err(AllocError::OutOfMemory);
-  }
-  let arena = Arena::create().ok_or(AllocError::OutOfMemory)?;
-  mark_granules(arena.start().addr().get(), ARENA_SIZE, GRANULE_OWNED);
-  ARENAS[index].store(NonNull::from(arena).as_ptr(), Ordering::Release);
-  ARENA_COUNT.store(index + 1, Ordering::Release);
-  arena
+  add_arena()?
     .claim(count, placement, now, None)
     .ok_or(AllocError::OutOfMemory)
 }

@@ -115,3 +115,60 @@ fn freed_memory_waiting_for_the_purge_delay_stays_below_the_cap() {
     );
   }
 }
+
+#[test]
+fn heaps_fill_the_first_arenas_header_segment_in_order_then_go_elsewhere() {
+  /// A heap-sized request that fills the segment in a few hundred steps.
+  const SIZE: usize = 1000;
+  /// The alignment asked for.
+  const ALIGN: usize = 64;
+  init();
+  let mut places = Vec::new();
+  while let Some(place) = place_heap(SIZE, ALIGN) {
+    places.push(place.addr().get());
+    assert!(places.len() <= SEGMENT_SIZE / page_size(), "it fills up");
+  }
+  assert!(
+    place_heap(SIZE, ALIGN).is_none(),
+    "a full segment stays full"
+  );
+  let first = arenas().next().expect("placing made the first arena");
+  let start = first.start().addr().get();
+  for pair in places.windows(2) {
+    let last_page = (pair[0] + SIZE - 1) & !(page_size() - 1);
+    assert!(
+      last_page + page_size() <= pair[1],
+      "places follow one another, none on the last page of another"
+    );
+  }
+  for &place in &places {
+    assert_eq!(place % ALIGN, 0, "aligned");
+    assert!(place >= start + Arena::header_end(), "after the header");
+    assert!(
+      place + SIZE <= start + SEGMENT_SIZE,
+      "in the header segment"
+    );
+    // SAFETY: the place is ours, `SIZE` bytes of the header segment.
+    let bytes = unsafe { slice::from_raw_parts(place as *const u8, SIZE) };
+    assert!(bytes.iter().all(|&byte| byte == 0), "zeroed");
+  }
+}
+
+#[test]
+fn arenas_list_in_creation_order_and_only_the_first_is_kept_warm() {
+  init();
+  let (before, added) = {
+    let _grow = GROW.lock();
+    let before = arenas().count();
+    (before, add_arena().expect("an arena"))
+  };
+  let listed: Vec<&Arena> = arenas().collect();
+  assert!(listed.len() > before, "the new arena is listed");
+  assert!(
+    listed.iter().any(|arena| ptr::eq(*arena, added)),
+    "listed once published"
+  );
+  assert!(owns(added.start().addr().get()), "its granule is ours");
+  assert!(!is_spare(listed[0]), "the first arena is the reserve");
+  assert!(is_spare(added), "a later one is spare");
+}
