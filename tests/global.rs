@@ -52,6 +52,8 @@ mod collections;
 mod faults;
 #[path = "global/huge.rs"]
 mod huge;
+#[path = "global/peak.rs"]
+mod peak;
 #[path = "global/realloc.rs"]
 mod realloc;
 #[path = "global/stats.rs"]

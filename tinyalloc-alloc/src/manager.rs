@@ -59,6 +59,9 @@ static LAST_ARENA: AtomicPtr<Arena> = AtomicPtr::new(ptr::null_mut());
 /// The earliest time (ns) an arena has dirty segments due for purging, or
 /// `NO_PURGE_DUE`.
 static PURGE_DUE: AtomicU64 = AtomicU64::new(NO_PURGE_DUE);
+/// The most bytes committed at once so far, after the purge that the
+/// growth past the previous mark made (see [`purge_before_new_high`]).
+static COMMITTED_HIGH: AtomicUsize = AtomicUsize::new(0);
 /// Serialises arena creation; holds the offset in the first arena where
 /// the next heap placed there goes (0 before the first).
 static GROW: Mutex<usize> = Mutex::new(0);
@@ -232,12 +235,34 @@ pub(crate) fn claim_span(
 ) -> Result<Span, AllocError> {
   let now = now();
   purge_due(now);
-  if let Some(span) =
-    arenas().find_map(|arena| arena.claim(count, placement, now, class))
+  let span = match arenas()
+    .find_map(|arena| arena.claim(count, placement, now, class))
   {
-    return Ok(span);
+    Some(span) => span,
+    None => claim_span_slow(count, placement, now)?,
+  };
+  purge_before_new_high();
+  Ok(span)
+}
+
+/// Purges every dirty segment if the memory committed has just grown
+/// past its high-water mark: memory freed and waiting for the purge delay
+/// would otherwise add to a new peak of the process's resident memory,
+/// while the program takes fresh memory instead of reusing it (a block
+/// too large for any hole). Below the mark, the waiting memory is reused
+/// or purged in time as usual, without a fault more. `mixed` (blocks of
+/// 4 KiB to 4 MiB replaced at random) peaked 2.1 MiB lower (57.5 to 55.4
+/// MiB) at twice its time (still 0.45x mimalloc's), `realloc` and
+/// `larson` 0.3 MiB lower at the same time; the others did not move.
+fn purge_before_new_high() {
+  let committed = GLOBAL.get(Counter::Committed);
+  if committed <= COMMITTED_HIGH.load(Ordering::Relaxed) {
+    return;
   }
-  claim_span_slow(count, placement, now)
+  if GLOBAL.get(Counter::Waiting) > 0 {
+    purge_all();
+  }
+  COMMITTED_HIGH.fetch_max(GLOBAL.get(Counter::Committed), Ordering::Relaxed);
 }
 
 #[cold]
@@ -296,7 +321,11 @@ pub(crate) fn purge_due(now: u64) {
 
 /// Grows the span at `start` in place from `old` to `new` segments.
 pub(crate) fn grow_span(start: NonNull<u8>, old: usize, new: usize) -> bool {
-  arena_of(start).try_grow(start, old, new)
+  let grown = arena_of(start).try_grow(start, old, new);
+  if grown {
+    purge_before_new_high();
+  }
+  grown
 }
 
 /// Purges every arena's dirty segments now.
@@ -378,6 +407,7 @@ pub(crate) fn map_huge<'seg>(
   mark_granules(base.addr().get(), layout.reserve.get(), GRANULE_OWNED);
   GLOBAL.add(Counter::Mapped, layout.reserve.get());
   GLOBAL.add(Counter::Committed, usable);
+  purge_before_new_high();
   // SAFETY: the header is segment-aligned in our fresh mapping.
   Ok(unsafe {
     Segment::init_single(
