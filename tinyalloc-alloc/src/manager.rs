@@ -32,7 +32,8 @@ use tinyalloc_sys::{
 use crate::arena::{Arena, Placement, Span};
 use crate::config::{
   ARENA_MASK, ARENA_RESERVE, ARENA_SHIFT, ARENA_SIZE, DEFAULT_PURGE_DELAY_MS,
-  GRANULES, MAX_WAITING_BYTES, NANOS_PER_MILLI, SEGMENT_SIZE,
+  GRANULES, MAX_WAITING_BYTES, NANOS_PER_MILLI, NEW_HIGH_SLACK_SHIFT,
+  SEGMENT_SIZE,
 };
 use crate::error::AllocError;
 use crate::segment::{Kind, Segment};
@@ -59,8 +60,8 @@ static LAST_ARENA: AtomicPtr<Arena> = AtomicPtr::new(ptr::null_mut());
 /// The earliest time (ns) an arena has dirty segments due for purging, or
 /// `NO_PURGE_DUE`.
 static PURGE_DUE: AtomicU64 = AtomicU64::new(NO_PURGE_DUE);
-/// The most bytes committed at once so far, after the purge that the
-/// growth past the previous mark made (see [`purge_before_new_high`]).
+/// The most bytes committed at once so far, after the purges that
+/// growth past it made (see [`purge_before_new_high`]).
 static COMMITTED_HIGH: AtomicUsize = AtomicUsize::new(0);
 /// Serialises arena creation; holds the offset in the first arena where
 /// the next heap placed there goes (0 before the first).
@@ -246,17 +247,16 @@ pub(crate) fn claim_span(
 }
 
 /// Purges every dirty segment if the memory committed has just grown
-/// past its high-water mark: memory freed and waiting for the purge delay
-/// would otherwise add to a new peak of the process's resident memory,
-/// while the program takes fresh memory instead of reusing it (a block
-/// too large for any hole). Below the mark, the waiting memory is reused
-/// or purged in time as usual, without a fault more. `mixed` (blocks of
-/// 4 KiB to 4 MiB replaced at random) peaked 2.1 MiB lower (57.5 to 55.4
-/// MiB) at twice its time (still 0.45x mimalloc's), `realloc` and
-/// `larson` 0.3 MiB lower at the same time; the others did not move.
+/// more than [`NEW_HIGH_SLACK_SHIFT`]'s fraction past its high-water
+/// mark: memory freed and waiting for the purge delay would otherwise add
+/// to a new peak of the process's resident memory, while the program
+/// takes fresh memory instead of reusing it (a block too large for any
+/// hole). Below that, the waiting memory is reused or purged in time as
+/// usual, without a fault more.
 fn purge_before_new_high() {
   let committed = GLOBAL.get(Counter::Committed);
-  if committed <= COMMITTED_HIGH.load(Ordering::Relaxed) {
+  let high = COMMITTED_HIGH.load(Ordering::Relaxed);
+  if committed <= high + (high >> NEW_HIGH_SLACK_SHIFT) {
     return;
   }
   if GLOBAL.get(Counter::Waiting) > 0 {
