@@ -398,26 +398,64 @@ impl Arena {
       let end = bits(&mut state.aged)
         .find_first_clear_from(first)
         .unwrap_or(SEGMENTS_PER_ARENA);
-      let run = NonNull::slice_from_raw_parts(
-        self.segment(first),
-        (end - first) << SEGMENT_SHIFT,
-      );
-      // SAFETY: the run is free (not handed out) and inside our mapping.
-      let decommitted = unsafe { mapper().decommit(run) };
-      if decommitted.is_ok() {
-        let cleared = bits(&mut state.dirty).clear_range(first, end - first);
-        let unaged = bits(&mut state.aged).clear_range(first, end - first);
-        debug_assert!(
-          cleared.is_ok() && unaged.is_ok(),
-          "run inside the arena"
-        );
-        GLOBAL.sub(Counter::Committed, (end - first) << SEGMENT_SHIFT);
-        GLOBAL.sub(Counter::Waiting, (end - first) << SEGMENT_SHIFT);
-        GLOBAL.add(Counter::Purges, 1);
-      }
+      self.decommit_run(state, first, end);
       from = end;
     }
     state.delay_start = 0;
+  }
+
+  /// Decommits the free dirty segments from `first` to `end`; whether
+  /// the system took them back.
+  fn decommit_run(&self, state: &mut State, first: usize, end: usize) -> bool {
+    let run = NonNull::slice_from_raw_parts(
+      self.segment(first),
+      (end - first) << SEGMENT_SHIFT,
+    );
+    // SAFETY: the run is free (not handed out) and inside our mapping.
+    let decommitted = unsafe { mapper().decommit(run) };
+    if decommitted.is_ok() {
+      let cleared = bits(&mut state.dirty).clear_range(first, end - first);
+      let unaged = bits(&mut state.aged).clear_range(first, end - first);
+      debug_assert!(cleared.is_ok() && unaged.is_ok(), "run inside the arena");
+      GLOBAL.sub(Counter::Committed, (end - first) << SEGMENT_SHIFT);
+      GLOBAL.sub(Counter::Waiting, (end - first) << SEGMENT_SHIFT);
+      GLOBAL.add(Counter::Purges, 1);
+    }
+    decommitted.is_ok()
+  }
+
+  /// Purges up to `segments` dirty segments, the highest first (the ones
+  /// a lowest-first claim reaches last); returns how many it purged.
+  pub(crate) fn purge_highest(&self, segments: usize) -> usize {
+    let mut state = self.lock();
+    let dirty = bits(&mut state.dirty).count_ones();
+    let take = segments.min(dirty);
+    if take == 0 {
+      return 0;
+    }
+    let mut skip = dirty - take;
+    let mut purged = 0;
+    let mut from = HEADER_SEGMENTS;
+    while let Some(first) = bits(&mut state.dirty).find_first_set_from(from) {
+      let end = bits(&mut state.dirty)
+        .find_first_clear_from(first)
+        .unwrap_or(SEGMENTS_PER_ARENA);
+      from = end;
+      let length = end - first;
+      if skip >= length {
+        skip -= length;
+        continue;
+      }
+      let start = first + skip;
+      skip = 0;
+      if self.decommit_run(&mut state, start, end) {
+        purged += end - start;
+      }
+    }
+    if !state.dirty.iter().any(|&word| word != 0) {
+      state.delay_start = 0;
+    }
+    purged
   }
 
   /// Segments in use, the header's included (for tests and stats).

@@ -83,17 +83,6 @@ pub(crate) const DEFAULT_PURGE_DELAY_MS: u64 = 10;
 /// at most this much instead of all of it.
 pub(crate) const MAX_WAITING_BYTES: usize = ARENA_SIZE;
 
-/// The memory committed may grow this fraction (`high >> shift`) past its
-/// high-water mark before every dirty segment is purged at once (see the
-/// manager's `purge_before_new_high`). Each such purge makes the dirty
-/// memory fault in again where it is reused: on `mixed` (blocks of 4 KiB
-/// to 4 MiB replaced at random), purging at every growth past the mark
-/// took the peak from 57.5 to 48.9 MiB but the time from 0.06 to 0.54 s
-/// (1.8x mimalloc's); an eighth of slack, 53.5 MiB at 0.19 s; a
-/// sixteenth, 50.5 MiB at 0.37 s; a quarter, no change (glibc 53.2 MiB
-/// at 0.85 s, mimalloc 122 MiB at 0.30 s).
-pub(crate) const NEW_HIGH_SLACK_SHIFT: u32 = 3;
-
 /// Empty heaps the pool of exited threads' heaps keeps whole, ready for
 /// new threads; beyond them, an empty heap waiting there gives back the
 /// pages of its size tables (the second of its two pages). A program that

@@ -32,8 +32,7 @@ use tinyalloc_sys::{
 use crate::arena::{Arena, Placement, Span};
 use crate::config::{
   ARENA_MASK, ARENA_RESERVE, ARENA_SHIFT, ARENA_SIZE, DEFAULT_PURGE_DELAY_MS,
-  GRANULES, MAX_WAITING_BYTES, NANOS_PER_MILLI, NEW_HIGH_SLACK_SHIFT,
-  SEGMENT_SIZE,
+  GRANULES, MAX_WAITING_BYTES, NANOS_PER_MILLI, SEGMENT_SIZE,
 };
 use crate::error::AllocError;
 use crate::segment::{Kind, Segment};
@@ -246,21 +245,33 @@ pub(crate) fn claim_span(
   Ok(span)
 }
 
-/// Purges every dirty segment if the memory committed has just grown
-/// more than [`NEW_HIGH_SLACK_SHIFT`]'s fraction past its high-water
-/// mark: memory freed and waiting for the purge delay would otherwise add
-/// to a new peak of the process's resident memory, while the program
-/// takes fresh memory instead of reusing it (a block too large for any
-/// hole). Below that, the waiting memory is reused or purged in time as
-/// usual, without a fault more.
+/// Purges as many dirty segments as the memory committed has just grown
+/// past its high-water mark, the highest first: memory freed and waiting
+/// for the purge delay would otherwise add to a new peak of the process's
+/// resident memory, while the program takes fresh memory instead of
+/// reusing it (a block too large for any hole). The highest are the ones
+/// a lowest-first claim would reach last; the lower ones stay for reuse
+/// without a fault. Below the mark, the waiting memory is reused or
+/// purged in time as usual. On `mixed` (blocks of 4 KiB to 4 MiB replaced
+/// at random, medians of 5): no purge 57.5 MiB at 0.06 s; every dirty
+/// segment at each growth past the mark 48.9 MiB at 0.54 s (1.8x
+/// mimalloc's time); every one once past the mark by an eighth 53.6 MiB
+/// at 0.18 s; as many as the growth, highest first, 49.3 MiB at 0.18 s
+/// (glibc 53.2 MiB at 0.85 s, mimalloc 122 MiB at 0.30 s).
 fn purge_before_new_high() {
   let committed = GLOBAL.get(Counter::Committed);
   let high = COMMITTED_HIGH.load(Ordering::Relaxed);
-  if committed <= high + (high >> NEW_HIGH_SLACK_SHIFT) {
+  if committed <= high {
     return;
   }
   if GLOBAL.get(Counter::Waiting) > 0 {
-    purge_all();
+    let mut left = (committed - high).div_ceil(SEGMENT_SIZE);
+    for arena in arenas() {
+      if left == 0 {
+        break;
+      }
+      left -= arena.purge_highest(left);
+    }
   }
   COMMITTED_HIGH.fetch_max(GLOBAL.get(Counter::Committed), Ordering::Relaxed);
 }

@@ -1,5 +1,6 @@
 extern crate std;
 
+use core::array::from_fn;
 use core::ptr::NonNull;
 use core::slice;
 
@@ -210,4 +211,34 @@ fn purging_everything_leaves_nothing_aged_to_purge_twice() {
   );
   drop(state);
   arena.check_invariants();
+}
+
+#[test]
+fn purging_the_highest_takes_the_top_dirty_segments_and_counts_them() {
+  let arena = arena();
+  // Keeps the arena from becoming empty, which would purge at once.
+  let _keep = arena.claim(1, Placement::ANY, 1, None).unwrap();
+  let spans: [Span; 3] =
+    from_fn(|_| arena.claim(2, Placement::ANY, 1, None).unwrap());
+  for span in &spans {
+    // SAFETY: the span is ours.
+    unsafe { span.start.as_ptr().write_bytes(0xEE, 2 * SEGMENT_SIZE) };
+    arena.release(span.start, 2, 1);
+  }
+  arena.check_invariants();
+  // Six dirty segments: the three highest go, in two runs' worth.
+  assert_eq!(arena.purge_highest(3), 3);
+  arena.check_invariants();
+  let lowest = arena.claim(3, Placement::ANY, 1, None).unwrap();
+  assert_eq!(lowest.start, spans[0].start, "the lowest three stayed");
+  assert!(!lowest.zeroed, "still dirty");
+  let highest = arena.claim(3, Placement::ANY, 1, None).unwrap();
+  // SAFETY: the span is ours, three segments long.
+  let bytes =
+    unsafe { slice::from_raw_parts(highest.start.as_ptr(), 3 * SEGMENT_SIZE) };
+  assert!(
+    bytes.iter().all(|&byte| byte == 0),
+    "the highest were purged"
+  );
+  assert_eq!(arena.purge_highest(3), 0, "nothing dirty is left");
 }
