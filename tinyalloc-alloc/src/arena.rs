@@ -101,6 +101,8 @@ pub(crate) struct Arena {
   state: Mutex<State>,
   /// The arena created after this one (see the manager's list).
   next: AtomicPtr<Arena>,
+  /// The arena created before this one, or null (fixed at creation).
+  previous: *mut Arena,
 }
 
 /// Words of [`Arena::segment_guard`]: up to the end of a segment header's
@@ -185,8 +187,8 @@ impl State {
 }
 
 impl Arena {
-  /// Reserves and initialises a new arena.
-  pub(crate) fn create<'arena>() -> Option<&'arena Arena> {
+  /// Reserves and initialises a new arena, created after `previous`.
+  pub(crate) fn create<'arena>(previous: *mut Arena) -> Option<&'arena Arena> {
     let region = mapper().map_aligned(ARENA_BYTES, ARENA_BYTES).ok()?;
     let start = region.cast::<Arena>();
     let mut used = [0u64; ARENA_WORDS];
@@ -203,6 +205,7 @@ impl Arena {
         in_use: HEADER_SEGMENTS,
       }),
       next: AtomicPtr::new(ptr::null_mut()),
+      previous,
     };
     // SAFETY: the fresh mapping is ours, aligned and large enough.
     unsafe { start.write(header) };
@@ -216,6 +219,11 @@ impl Arena {
   /// The arena created after this one, or null.
   pub(crate) fn next(&self) -> *mut Arena {
     self.next.load(Ordering::Acquire)
+  }
+
+  /// The arena created before this one, or null.
+  pub(crate) fn previous(&self) -> *mut Arena {
+    self.previous
   }
 
   /// Links the arena created after this one (once, under the manager's

@@ -51,7 +51,7 @@ use crate::error::AllocError;
 use crate::fault::Fault;
 use crate::manager::{
   block_offset, claim_span, grow_span, init, map_huge, mapper, page_size,
-  place_heap, release_span, unmap_huge,
+  place_heap, purge_before_new_high, release_span, unmap_huge,
 };
 use crate::segment::{
   Block, FREE_LIST_OFFSET, Kind, Segment, header_at, header_of_raw, place_of,
@@ -1879,11 +1879,20 @@ fn resize_huge(segment: &Segment, size: usize) -> bool {
   if usable < old {
     decommit_tail(segment, usable, old);
   }
-  GLOBAL.add(Counter::LargeLive, usable);
-  GLOBAL.sub(Counter::LargeLive, old);
-  GLOBAL.add(Counter::Committed, usable);
-  GLOBAL.sub(Counter::Committed, old);
+  // The difference in one step each: a reader between an add and a
+  // subtract would see the old and the new size committed together (and
+  // `purge_before_new_high` would take that for growth).
+  if usable >= old {
+    GLOBAL.add(Counter::LargeLive, usable - old);
+    GLOBAL.add(Counter::Committed, usable - old);
+  } else {
+    GLOBAL.sub(Counter::LargeLive, old - usable);
+    GLOBAL.sub(Counter::Committed, old - usable);
+  }
   segment.set_usable(usable);
+  if usable > old {
+    purge_before_new_high();
+  }
   true
 }
 

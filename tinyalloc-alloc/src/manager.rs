@@ -32,7 +32,7 @@ use tinyalloc_sys::{
 use crate::arena::{Arena, Placement, Span};
 use crate::config::{
   ARENA_MASK, ARENA_RESERVE, ARENA_SHIFT, ARENA_SIZE, DEFAULT_PURGE_DELAY_MS,
-  GRANULES, MAX_WAITING_BYTES, NANOS_PER_MILLI, SEGMENT_SIZE,
+  GRANULES, MAX_WAITING_BYTES, NANOS_PER_MILLI, SEGMENT_SHIFT, SEGMENT_SIZE,
 };
 use crate::error::AllocError;
 use crate::segment::{Kind, Segment};
@@ -54,13 +54,17 @@ static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
 static INIT: Once = Once::new();
 /// The first arena created; each links the next (`Arena::next`).
 static FIRST_ARENA: AtomicPtr<Arena> = AtomicPtr::new(ptr::null_mut());
-/// The last arena created (written under `GROW`).
+/// The last arena created (written under `GROW`); each links the one
+/// before (`Arena::previous`).
 static LAST_ARENA: AtomicPtr<Arena> = AtomicPtr::new(ptr::null_mut());
 /// The earliest time (ns) an arena has dirty segments due for purging, or
 /// `NO_PURGE_DUE`.
 static PURGE_DUE: AtomicU64 = AtomicU64::new(NO_PURGE_DUE);
-/// The most bytes committed at once so far, after the purges that
-/// growth past it made (see [`purge_before_new_high`]).
+/// The most bytes committed at once so far, less what the purges that
+/// growth past it made took back (see [`purge_before_new_high`]). It only
+/// goes down by those purges: a huge block freed leaves it high, as it
+/// leaves the process's peak, and the purge delay gives back what waits
+/// below it.
 static COMMITTED_HIGH: AtomicUsize = AtomicUsize::new(0);
 /// Serialises arena creation; holds the offset in the first arena where
 /// the next heap placed there goes (0 before the first).
@@ -180,6 +184,14 @@ fn arenas<'arena>() -> impl Iterator<Item = &'arena Arena> {
   })
 }
 
+/// The arenas created so far, the last first: the ones the lowest-first
+/// claims (which walk them in creation order) reach last.
+fn arenas_newest_first<'arena>() -> impl Iterator<Item = &'arena Arena> {
+  successors(arena_at(LAST_ARENA.load(Ordering::Acquire)), |arena| {
+    arena_at(arena.previous())
+  })
+}
+
 /// Whether an empty `arena` is beyond the reserve kept warm.
 pub(crate) fn is_spare(arena: &Arena) -> bool {
   !arenas()
@@ -189,14 +201,15 @@ pub(crate) fn is_spare(arena: &Arena) -> bool {
 
 /// Creates an arena and adds it to the list (the caller holds `GROW`).
 fn add_arena<'arena>() -> Result<&'arena Arena, AllocError> {
-  let arena = Arena::create().ok_or(AllocError::OutOfMemory)?;
+  let last = LAST_ARENA.load(Ordering::Relaxed);
+  let arena = Arena::create(last).ok_or(AllocError::OutOfMemory)?;
   mark_granules(arena.start().addr().get(), ARENA_SIZE, GRANULE_OWNED);
   let pointer = NonNull::from(arena).as_ptr();
-  match arena_at(LAST_ARENA.load(Ordering::Relaxed)) {
+  match arena_at(last) {
     Some(last) => last.set_next(pointer),
     None => FIRST_ARENA.store(pointer, Ordering::Release),
   }
-  LAST_ARENA.store(pointer, Ordering::Relaxed);
+  LAST_ARENA.store(pointer, Ordering::Release);
   Ok(arena)
 }
 
@@ -209,6 +222,7 @@ fn add_arena<'arena>() -> Result<&'arena Arena, AllocError> {
 /// one in a mapping of its own does (`Heap::trim`). None once the segment
 /// is full. The memory reads as zero; it is never purged nor reused.
 pub(crate) fn place_heap(size: usize, align: usize) -> Option<NonNull<u8>> {
+  init();
   arm_fork_handlers();
   let mut next = GROW.lock();
   let arena = match arena_at(FIRST_ARENA.load(Ordering::Relaxed)) {
@@ -258,22 +272,46 @@ pub(crate) fn claim_span(
 /// mimalloc's time); every one once past the mark by an eighth 53.6 MiB
 /// at 0.18 s; as many as the growth, highest first, 49.3 MiB at 0.18 s
 /// (glibc 53.2 MiB at 0.85 s, mimalloc 122 MiB at 0.30 s).
-fn purge_before_new_high() {
-  let committed = GLOBAL.get(Counter::Committed);
-  let high = COMMITTED_HIGH.load(Ordering::Relaxed);
-  if committed <= high {
+pub(crate) fn purge_before_new_high() {
+  let Some(growth) = claim_growth() else {
+    return;
+  };
+  if GLOBAL.get(Counter::Waiting) == 0 {
     return;
   }
-  if GLOBAL.get(Counter::Waiting) > 0 {
-    let mut left = (committed - high).div_ceil(SEGMENT_SIZE);
-    for arena in arenas() {
-      if left == 0 {
-        break;
-      }
-      left -= arena.purge_highest(left);
+  let wanted = growth.div_ceil(SEGMENT_SIZE);
+  let mut left = wanted;
+  for arena in arenas_newest_first() {
+    if left == 0 {
+      break;
+    }
+    left -= arena.purge_highest(left);
+  }
+  // The mark follows what the purge took back: the memory committed now.
+  let purged = (wanted - left) << SEGMENT_SHIFT;
+  COMMITTED_HIGH.fetch_sub(purged.min(growth), Ordering::Relaxed);
+}
+
+/// Raises the mark to the memory committed now, if that is above it;
+/// returns by how much. Threads growing at once each take their own share
+/// of the growth, so none purges another's.
+fn claim_growth() -> Option<usize> {
+  let mut high = COMMITTED_HIGH.load(Ordering::Relaxed);
+  loop {
+    let committed = GLOBAL.get(Counter::Committed);
+    if committed <= high {
+      return None;
+    }
+    match COMMITTED_HIGH.compare_exchange_weak(
+      high,
+      committed,
+      Ordering::Relaxed,
+      Ordering::Relaxed,
+    ) {
+      Ok(_) => return Some(committed - high),
+      Err(current) => high = current,
     }
   }
-  COMMITTED_HIGH.fetch_max(GLOBAL.get(Counter::Committed), Ordering::Relaxed);
 }
 
 #[cold]

@@ -171,4 +171,15 @@ fn arenas_list_in_creation_order_and_only_the_first_is_kept_warm() {
   assert!(owns(added.start().addr().get()), "its granule is ours");
   assert!(!is_spare(listed[0]), "the first arena is the reserve");
   assert!(is_spare(added), "a later one is spare");
+  // Newest first walks the same arenas back (others may have been added
+  // meanwhile, only ever at the end).
+  let backwards: Vec<&Arena> = arenas_newest_first().collect();
+  let oldest = backwards.last().expect("arenas exist");
+  assert!(ptr::eq(*oldest, listed[0]), "it ends at the first arena");
+  let position =
+    |arena: &Arena| backwards.iter().position(|listed| ptr::eq(*listed, arena));
+  for pair in listed.windows(2) {
+    let (older, newer) = (position(pair[0]), position(pair[1]));
+    assert!(newer < older, "a newer arena comes before an older one");
+  }
 }
