@@ -697,14 +697,14 @@ impl Segment {
   ///
   /// On x86-64 the compare reads the field in place: the compiler does
   /// not fold an atomic load into a compare, and the separate load was
-  /// one instruction of the fast free's 24 (the aligned 8-byte read of a
-  /// `cmp` is atomic, as the relaxed load it stands for).
+  /// one instruction more on the fast free (25 instead of 24; the aligned
+  /// 8-byte read of a `cmp` is atomic, as the relaxed load it stands for).
   #[cfg(target_arch = "x86_64")]
   #[inline(always)]
   pub(crate) fn is_local_to(&self, heap: &Heap) -> bool {
     // SAFETY: reads the header's `local` field, an aligned word of a live
-    // header place, and branches on the compare; no register or memory
-    // is written.
+    // header place, and branches on the compare; it writes no register
+    // nor memory, only the flags.
     unsafe {
       asm!(
         "cmp qword ptr [{header} + {local}], {heap}",

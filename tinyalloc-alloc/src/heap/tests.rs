@@ -190,17 +190,19 @@ fn the_home_test_takes_exactly_the_home_arena_and_never_null() {
   }
 }
 
+/// Whether every size-table slot of `heap` is vacant.
+fn all_slots_vacant(heap: &Heap) -> bool {
+  heap
+    .direct
+    .iter()
+    .chain(&heap.exact)
+    .all(|slot| slot.get() == VACANT_SLOT)
+}
+
 #[test]
 fn a_vacant_slot_gives_nothing_and_fresh_heaps_hold_only_vacant_slots() {
   let heap = Heap::new();
-  assert!(
-    heap
-      .direct
-      .iter()
-      .chain(&heap.exact)
-      .all(|slot| slot.get() == VACANT_SLOT),
-    "a fresh heap names no segment"
-  );
+  assert!(all_slots_vacant(&heap), "a fresh heap names no segment");
   // SAFETY: a vacant slot names the heap, read as a header.
   assert_eq!(unsafe { heap.pop_at_slot(VACANT_SLOT) }, None);
   for size in [0, 1, EXACT_MAX, EXACT_MAX + 1, SMALL_MAX] {
@@ -599,14 +601,7 @@ fn a_trimmed_heap_gives_its_tables_back_and_works_again_once_adopted() {
   heap.adopt();
   assert!(!heap.trimmed.get(), "the adopter may use the tables");
   assert!(!is_resident(last_slot), "adoption leaves them given back");
-  assert!(
-    heap
-      .direct
-      .iter()
-      .chain(&heap.exact)
-      .all(|slot| slot.get() == VACANT_SLOT),
-    "given-back tables read as vacant slots"
-  );
+  assert!(all_slots_vacant(heap), "given-back tables read as vacant");
   let blocks: Vec<NonNull<u8>> =
     SIZES.iter().map(|&size| alloc(heap, size)).collect();
   // SAFETY: this thread owns the heap.
