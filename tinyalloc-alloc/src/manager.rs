@@ -3,7 +3,9 @@
 //! - `OWNED`, the ownership map: one byte per arena-sized granule of the
 //!   address space, set while the granule is wholly ours (an arena, or part
 //!   of a huge mapping, which is always reserved in whole granules). A
-//!   pointer whose granule byte is clear is foreign, found in O(1).
+//!   pointer whose granule byte is clear is foreign, found in O(1). Mapped
+//!   at [`init`] rather than a static: the linker put the small statics
+//!   after the 4 MiB array, on a page of their own in every process.
 //! - `FIRST_ARENA`: the list of arenas, each linking the next in
 //!   creation order. It only grows, under `GROW`; readers walk it without
 //!   a lock. Arenas are never unmapped (their pages are purged instead),
@@ -42,7 +44,9 @@ use crate::sync::{AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 /// The OS boundary every mapping goes through.
 static MAPPER: PosixMapper = PosixMapper::new();
 /// One byte per granule: non-zero while the granule is ours.
-static OWNED: [AtomicU8; GRANULES] = [const { AtomicU8::new(0) }; GRANULES];
+/// The ownership map (`GRANULES` bytes, one per granule), or null before
+/// [`init`] maps it (or if that failed: then nothing is ever ours).
+static OWNED: AtomicPtr<AtomicU8> = AtomicPtr::new(ptr::null_mut());
 /// Key of header cookies; set once before the first header is written.
 static SECRET: AtomicUsize = AtomicUsize::new(0);
 /// Purge delay in nanoseconds.
@@ -97,6 +101,21 @@ fn init_slow() {
     SEGMENT_SIZE.is_multiple_of(page) && ARENA_SIZE.is_multiple_of(page),
     "segments and arenas are whole pages"
   );
+  if let Some(bytes) = NonZeroUsize::new(GRANULES)
+    && let Ok(map) = MAPPER.map(bytes)
+  {
+    OWNED.store(map.cast::<AtomicU8>().as_ptr(), Ordering::Release);
+  }
+}
+
+/// The ownership map, once mapped.
+#[inline]
+fn owned_map() -> Option<&'static [AtomicU8; GRANULES]> {
+  let map = OWNED.load(Ordering::Acquire).cast::<[AtomicU8; GRANULES]>();
+  // SAFETY: a non-null map is a zeroed mapping of `GRANULES` bytes that
+  // lives for the rest of the process; its bytes are only ever accessed
+  // as atomics.
+  unsafe { map.as_ref() }
 }
 
 /// Parses a decimal number without allocating.
@@ -148,15 +167,24 @@ pub(crate) fn now() -> u64 {
 #[inline]
 pub(crate) fn owns(address: usize) -> bool {
   let granule = address >> ARENA_SHIFT;
-  granule < GRANULES && OWNED[granule].load(Ordering::Relaxed) == GRANULE_OWNED
+  owned_map().is_some_and(|map| {
+    map
+      .get(granule)
+      .is_some_and(|byte| byte.load(Ordering::Relaxed) == GRANULE_OWNED)
+  })
 }
 
 /// Marks the granules of `[start, start + len)` as ours or not.
-fn mark_granules(start: usize, len: usize, value: u8) {
+fn mark_granules(
+  map: &[AtomicU8; GRANULES],
+  start: usize,
+  len: usize,
+  value: u8,
+) {
   let first = start >> ARENA_SHIFT;
   let last = (start + len - 1) >> ARENA_SHIFT;
   let end = last.min(GRANULES - 1);
-  OWNED[first..=end]
+  map[first..=end]
     .iter()
     .for_each(|granule| granule.store(value, Ordering::Relaxed));
 }
@@ -201,9 +229,10 @@ pub(crate) fn is_spare(arena: &Arena) -> bool {
 
 /// Creates an arena and adds it to the list (the caller holds `GROW`).
 fn add_arena<'arena>() -> Result<&'arena Arena, AllocError> {
+  let map = owned_map().ok_or(AllocError::OutOfMemory)?;
   let last = LAST_ARENA.load(Ordering::Relaxed);
   let arena = Arena::create(last).ok_or(AllocError::OutOfMemory)?;
-  mark_granules(arena.start().addr().get(), ARENA_SIZE, GRANULE_OWNED);
+  mark_granules(map, arena.start().addr().get(), ARENA_SIZE, GRANULE_OWNED);
   let pointer = NonNull::from(arena).as_ptr();
   match arena_at(last) {
     Some(last) => last.set_next(pointer),
@@ -443,6 +472,7 @@ pub(crate) fn map_huge<'seg>(
   align: usize,
 ) -> Result<&'seg Segment, AllocError> {
   let layout = huge_layout(size, align).ok_or(AllocError::OutOfMemory)?;
+  let map = owned_map().ok_or(AllocError::OutOfMemory)?;
   let region = MAPPER
     .map_aligned(layout.reserve, layout.align)
     .map_err(|_| AllocError::OutOfMemory)?;
@@ -453,7 +483,7 @@ pub(crate) fn map_huge<'seg>(
   let header = unsafe { base.byte_add(layout.offset - from_header) };
   let usable =
     (layout.offset + size).next_multiple_of(page_size()) - layout.offset;
-  mark_granules(base.addr().get(), layout.reserve.get(), GRANULE_OWNED);
+  mark_granules(map, base.addr().get(), layout.reserve.get(), GRANULE_OWNED);
   GLOBAL.add(Counter::Mapped, layout.reserve.get());
   GLOBAL.add(Counter::Committed, usable);
   purge_before_new_high();
@@ -490,7 +520,10 @@ pub(crate) unsafe fn unmap_huge(segment: &Segment) {
   GLOBAL.sub(Counter::Mapped, reserve);
   GLOBAL.sub(Counter::Committed, segment.usable());
   segment.erase();
-  mark_granules(base, reserve, 0);
+  // A huge block exists, so the map does (it was marked in it).
+  if let Some(map) = owned_map() {
+    mark_granules(map, base, reserve, 0);
+  }
   let start = segment.start().as_ptr().with_addr(base);
   let region = ptr::slice_from_raw_parts_mut(start, reserve);
   if let Some(region) = NonNull::new(region) {
