@@ -101,8 +101,8 @@ pub(crate) struct Arena {
   state: Mutex<State>,
   /// The arena created after this one (see the manager's list).
   next: AtomicPtr<Arena>,
-  /// The arena created before this one, or null (fixed at creation).
-  previous: *mut Arena,
+  /// The arena created before this one (fixed at creation).
+  previous: Option<&'static Arena>,
 }
 
 /// Words of [`Arena::segment_guard`]: up to the end of a segment header's
@@ -188,7 +188,9 @@ impl State {
 
 impl Arena {
   /// Reserves and initialises a new arena, created after `previous`.
-  pub(crate) fn create<'arena>(previous: *mut Arena) -> Option<&'arena Arena> {
+  pub(crate) fn create<'arena>(
+    previous: Option<&'static Arena>,
+  ) -> Option<&'arena Arena> {
     let region = mapper().map_aligned(ARENA_BYTES, ARENA_BYTES).ok()?;
     let start = region.cast::<Arena>();
     let mut used = [0u64; ARENA_WORDS];
@@ -221,8 +223,8 @@ impl Arena {
     self.next.load(Ordering::Acquire)
   }
 
-  /// The arena created before this one, or null.
-  pub(crate) fn previous(&self) -> *mut Arena {
+  /// The arena created before this one, if any.
+  pub(crate) fn previous(&self) -> Option<&'static Arena> {
     self.previous
   }
 

@@ -101,11 +101,33 @@ fn init_slow() {
     SEGMENT_SIZE.is_multiple_of(page) && ARENA_SIZE.is_multiple_of(page),
     "segments and arenas are whole pages"
   );
-  if let Some(bytes) = NonZeroUsize::new(GRANULES)
-    && let Ok(map) = MAPPER.map(bytes)
-  {
-    OWNED.store(map.cast::<AtomicU8>().as_ptr(), Ordering::Release);
+  // Mapped here if it can be; if not, the first arena or huge block
+  // tries again.
+  let _mapped = owned_map_or_map();
+}
+
+/// The ownership map, mapped now if it is not yet (a mapping that failed
+/// once, for a moment's lack of memory, is tried again rather than leaving
+/// the process unable to allocate for good).
+fn owned_map_or_map() -> Option<&'static [AtomicU8; GRANULES]> {
+  if let Some(map) = owned_map() {
+    return Some(map);
   }
+  let bytes = NonZeroUsize::new(GRANULES)?;
+  let region = MAPPER.map(bytes).ok()?;
+  let fresh = region.cast::<AtomicU8>().as_ptr();
+  let raced = OWNED.compare_exchange(
+    ptr::null_mut(),
+    fresh,
+    Ordering::AcqRel,
+    Ordering::Acquire,
+  );
+  if raced.is_err() {
+    // SAFETY: our mapping lost the race, so nothing refers to it.
+    let unmapped = unsafe { MAPPER.unmap(region) };
+    debug_assert!(unmapped.is_ok(), "an unused map unmaps");
+  }
+  owned_map()
 }
 
 /// The ownership map, once mapped.
@@ -216,7 +238,7 @@ fn arenas<'arena>() -> impl Iterator<Item = &'arena Arena> {
 /// claims (which walk them in creation order) reach last.
 fn arenas_newest_first<'arena>() -> impl Iterator<Item = &'arena Arena> {
   successors(arena_at(LAST_ARENA.load(Ordering::Acquire)), |arena| {
-    arena_at(arena.previous())
+    arena.previous()
   })
 }
 
@@ -229,9 +251,9 @@ pub(crate) fn is_spare(arena: &Arena) -> bool {
 
 /// Creates an arena and adds it to the list (the caller holds `GROW`).
 fn add_arena<'arena>() -> Result<&'arena Arena, AllocError> {
-  let map = owned_map().ok_or(AllocError::OutOfMemory)?;
+  let map = owned_map_or_map().ok_or(AllocError::OutOfMemory)?;
   let last = LAST_ARENA.load(Ordering::Relaxed);
-  let arena = Arena::create(last).ok_or(AllocError::OutOfMemory)?;
+  let arena = Arena::create(arena_at(last)).ok_or(AllocError::OutOfMemory)?;
   mark_granules(map, arena.start().addr().get(), ARENA_SIZE, GRANULE_OWNED);
   let pointer = NonNull::from(arena).as_ptr();
   match arena_at(last) {
@@ -302,29 +324,36 @@ pub(crate) fn claim_span(
 /// at 0.18 s; as many as the growth, highest first, 49.3 MiB at 0.18 s
 /// (glibc 53.2 MiB at 0.85 s, mimalloc 122 MiB at 0.30 s).
 pub(crate) fn purge_before_new_high() {
-  let Some(growth) = claim_growth() else {
+  let Some((high, claimed)) = claim_growth() else {
     return;
   };
-  if GLOBAL.get(Counter::Waiting) == 0 {
-    return;
-  }
-  let wanted = growth.div_ceil(SEGMENT_SIZE);
-  let mut left = wanted;
-  for arena in arenas_newest_first() {
-    if left == 0 {
-      break;
+  // Another thread's purge may have taken back part of what was read for
+  // the claim (and lowered the mark, which let the claim succeed): only
+  // what is still committed is growth, and the mark gives back the rest.
+  let present = GLOBAL.get(Counter::Committed).clamp(high, claimed);
+  let growth = present - high;
+  let mut given_back = claimed - present;
+  if growth > 0 && GLOBAL.get(Counter::Waiting) > 0 {
+    let wanted = growth.div_ceil(SEGMENT_SIZE);
+    let mut left = wanted;
+    for arena in arenas_newest_first() {
+      if left == 0 {
+        break;
+      }
+      left -= arena.purge_highest(left);
     }
-    left -= arena.purge_highest(left);
+    // The mark follows what the purge took back.
+    given_back += ((wanted - left) << SEGMENT_SHIFT).min(growth);
   }
-  // The mark follows what the purge took back: the memory committed now.
-  let purged = (wanted - left) << SEGMENT_SHIFT;
-  COMMITTED_HIGH.fetch_sub(purged.min(growth), Ordering::Relaxed);
+  if given_back > 0 {
+    COMMITTED_HIGH.fetch_sub(given_back, Ordering::Relaxed);
+  }
 }
 
 /// Raises the mark to the memory committed now, if that is above it;
-/// returns by how much. Threads growing at once each take their own share
-/// of the growth, so none purges another's.
-fn claim_growth() -> Option<usize> {
+/// returns the mark before and after. Threads growing at once each take
+/// their own share of the growth, so none purges another's.
+fn claim_growth() -> Option<(usize, usize)> {
   let mut high = COMMITTED_HIGH.load(Ordering::Relaxed);
   loop {
     let committed = GLOBAL.get(Counter::Committed);
@@ -337,7 +366,7 @@ fn claim_growth() -> Option<usize> {
       Ordering::Relaxed,
       Ordering::Relaxed,
     ) {
-      Ok(_) => return Some(committed - high),
+      Ok(_) => return Some((high, committed)),
       Err(current) => high = current,
     }
   }
@@ -472,7 +501,7 @@ pub(crate) fn map_huge<'seg>(
   align: usize,
 ) -> Result<&'seg Segment, AllocError> {
   let layout = huge_layout(size, align).ok_or(AllocError::OutOfMemory)?;
-  let map = owned_map().ok_or(AllocError::OutOfMemory)?;
+  let map = owned_map_or_map().ok_or(AllocError::OutOfMemory)?;
   let region = MAPPER
     .map_aligned(layout.reserve, layout.align)
     .map_err(|_| AllocError::OutOfMemory)?;

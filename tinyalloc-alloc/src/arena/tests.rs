@@ -1,7 +1,7 @@
 extern crate std;
 
 use core::array::from_fn;
-use core::ptr::{self, NonNull};
+use core::ptr::NonNull;
 use core::slice;
 
 use super::*;
@@ -11,7 +11,7 @@ use crate::segment::UNCOUNTED;
 
 fn arena<'arena>() -> &'arena Arena {
   init();
-  Arena::create(ptr::null_mut()).expect("an arena maps")
+  Arena::create(None).expect("an arena maps")
 }
 
 fn offset_of(arena: &Arena, span: &Span) -> usize {
