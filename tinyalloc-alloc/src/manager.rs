@@ -43,9 +43,9 @@ use crate::sync::{AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
 /// The OS boundary every mapping goes through.
 static MAPPER: PosixMapper = PosixMapper::new();
-/// One byte per granule: non-zero while the granule is ours.
-/// The ownership map (`GRANULES` bytes, one per granule), or null before
-/// [`init`] maps it (or if that failed: then nothing is ever ours).
+/// The ownership map, `GRANULES` bytes, one per granule, non-zero while the
+/// granule is ours; null until [`init`] (or, if that mapping failed, the
+/// first arena or huge block) maps it.
 static OWNED: AtomicPtr<AtomicU8> = AtomicPtr::new(ptr::null_mut());
 /// Key of header cookies; set once before the first header is written.
 static SECRET: AtomicUsize = AtomicUsize::new(0);
@@ -252,11 +252,11 @@ pub(crate) fn is_spare(arena: &Arena) -> bool {
 /// Creates an arena and adds it to the list (the caller holds `GROW`).
 fn add_arena<'arena>() -> Result<&'arena Arena, AllocError> {
   let map = owned_map_or_map().ok_or(AllocError::OutOfMemory)?;
-  let last = LAST_ARENA.load(Ordering::Relaxed);
-  let arena = Arena::create(arena_at(last)).ok_or(AllocError::OutOfMemory)?;
+  let last = arena_at(LAST_ARENA.load(Ordering::Relaxed));
+  let arena = Arena::create(last).ok_or(AllocError::OutOfMemory)?;
   mark_granules(map, arena.start().addr().get(), ARENA_SIZE, GRANULE_OWNED);
   let pointer = NonNull::from(arena).as_ptr();
-  match arena_at(last) {
+  match last {
     Some(last) => last.set_next(pointer),
     None => FIRST_ARENA.store(pointer, Ordering::Release),
   }

@@ -481,7 +481,7 @@ impl Segment {
       multiplier: fixed.multiplier,
       counters: fixed.counters,
       base: Cell::new(start.addr().get()),
-      ..Self::vacant()
+      ..Self::blank()
     };
     let segment = start.cast::<Segment>();
     // SAFETY: the caller gives us the memory at `start`.
@@ -492,7 +492,7 @@ impl Segment {
 
   /// A header with no kind, no cookie and no blocks, which fresh
   /// headers start from.
-  const fn vacant() -> Segment {
+  const fn blank() -> Segment {
     Segment {
       cookie: AtomicUsize::new(0),
       kind: AtomicU8::new(Kind::Released as u8),
@@ -893,15 +893,11 @@ impl Segment {
   /// calling thread's heap, or a heap.
   #[inline]
   pub(crate) unsafe fn pop_at(segment: *const Segment) -> Option<NonNull<u8>> {
-    // SAFETY: forwarded from the caller: the word lies inside a header or
-    // a heap, and holds a free list either way (a heap's is null, never
-    // written).
-    let block = unsafe {
-      ptr::with_exposed_provenance::<Option<NonNull<Block>>>(
-        segment.addr() + FREE_LIST_OFFSET,
-      )
-      .read()
-    }?;
+    // The word lies inside a header or a heap, and holds a free list
+    // either way (a heap's is null, never written).
+    let word = segment.wrapping_byte_add(FREE_LIST_OFFSET);
+    // SAFETY: forwarded from the caller: `word` is that free list.
+    let block = unsafe { word.cast::<Option<NonNull<Block>>>().read() }?;
     // SAFETY: a heap's list is empty, so this is a live header of ours.
     let header = unsafe { &*segment };
     // SAFETY: blocks on the owner's free list are free and linked.
